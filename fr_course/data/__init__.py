@@ -1,0 +1,1 @@
+"""Datasets: synthetic faces and digits (embedded), CASIA-WebFace RecordIO and verification sets."""

@@ -1,0 +1,71 @@
+"""Verification pairs in the insightface ``.bin`` order: pair k is made of items 2k and 2k+1."""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def decode_image(data: bytes, image_size: int | None = None) -> torch.Tensor:
+    """Encoded JPEG/PNG bytes -> uint8 RGB (3, H, W), resized (bilinear) to ``image_size`` if given."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        img = img.convert("RGB")
+        if image_size is not None and img.size != (image_size, image_size):
+            img = img.resize((image_size, image_size), Image.BILINEAR)
+        array = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+class PairSet(Dataset):
+    """2P images and P same/different flags; ``__getitem__(i)`` gives image i as uint8 (3, H, W)."""
+
+    def __init__(self, name: str, is_same: np.ndarray, *, images: torch.Tensor | None = None,
+                 encoded: Sequence[bytes] | None = None, image_size: int | None = None):
+        is_same = np.asarray(is_same, dtype=bool)
+        if is_same.ndim != 1:
+            raise ValueError(f"{name}: is_same must be 1-D, got shape {is_same.shape}")
+        if (images is None) == (encoded is None):
+            raise ValueError(f"{name}: give exactly one of images= or encoded=")
+        count = len(images) if images is not None else len(encoded)
+        if count != 2 * len(is_same):
+            raise ValueError(f"{name}: {count} images for {len(is_same)} pairs (expected {2 * len(is_same)})")
+        if images is not None and (images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3):
+            raise ValueError(f"{name}: images must be uint8 (2P, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+        self.name = name
+        self.is_same = is_same
+        self._images = images
+        self._encoded = encoded
+        self.image_size = image_size
+
+    @classmethod
+    def from_tensor(cls, images: torch.Tensor, is_same, name: str = "pairs") -> "PairSet":
+        return cls(name, is_same, images=images)
+
+    @classmethod
+    def from_encoded(cls, encoded: Sequence[bytes], is_same, name: str = "pairs",
+                     image_size: int | None = None) -> "PairSet":
+        return cls(name, is_same, encoded=encoded, image_size=image_size)
+
+    @property
+    def num_pairs(self) -> int:
+        return len(self.is_same)
+
+    def __len__(self) -> int:
+        return 2 * len(self.is_same)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        if self._images is not None:
+            return self._images[index]
+        try:
+            return decode_image(self._encoded[index], self.image_size)
+        except Exception as exc:  # a corrupt image in a verification set is a data error, not a skip
+            raise ValueError(f"{self.name}: image {index} (pair {index // 2}) cannot be decoded: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"PairSet(name={self.name!r}, pairs={self.num_pairs}, same={int(self.is_same.sum())})"
