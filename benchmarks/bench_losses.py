@@ -1,0 +1,157 @@
+"""Forward+backward cost of every loss head at CASIA-WebFace scale, against two baselines.
+
+(a) ``bare``: a bare normalised-linear + CE step, ``CE(s · x̂ Ŵᵀ, y)`` — the least any cosine head
+    must do; (b) pytorch-metric-learning's ArcFaceLoss / CosFaceLoss / SphereFaceLoss on identical
+    inputs. Times are medians of per-round ratios, measured round-robin in one process. Peak memory is
+    the growth of the peak resident set of a fresh process over one step (after the inputs exist).
+
+    python benchmarks/bench_losses.py            # N=512, d=512, C=10572, float32, CPU
+    python benchmarks/bench_losses.py --quick    # smaller, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import interleaved_times, median_ratio, write_results  # noqa: E402
+
+from fr_course import losses  # noqa: E402
+
+PML_TWINS = {"arcface": "ArcFaceLoss", "cosface": "CosFaceLoss", "sphereface": "SphereFaceLoss"}
+
+
+def head_kwargs(name: str, num_classes: int) -> dict:
+    if name == "hsm":  # a CASIA-like long tail: counts from 2 to a few hundred
+        rng = np.random.default_rng(0)
+        return {"class_counts": np.maximum(2, rng.lognormal(3.3, 0.9, num_classes).astype(np.int64)).tolist()}
+    if name == "sphereface":
+        # PML's SphereFaceLoss has no λ annealing: compare the margin itself (and it costs the same)
+        return {"lambda_base": 0.0, "lambda_min": 0.0}
+    return {}
+
+
+def make_inputs(n: int, d: int, c: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g).requires_grad_()
+    y = torch.randint(0, c, (n,), generator=g)
+    return x, y
+
+
+def contenders(n: int, d: int, c: int, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """name -> (step function, module) for every head, the bare baseline and the PML twins."""
+    steps = {}
+    w_bare = torch.nn.Parameter(torch.empty(c, d))
+    torch.nn.init.xavier_uniform_(w_bare)
+
+    def bare():
+        x.grad = w_bare.grad = None
+        logits = F.linear(F.normalize(x), F.normalize(w_bare)) * 64.0
+        F.cross_entropy(logits, y).backward()
+
+    steps["bare"] = bare
+    for name in losses.LOSSES:
+        head = losses.build(name, embedding_dim=d, num_classes=c, **head_kwargs(name, c)).train()
+        steps[name] = _step(head, x, y)
+    from pytorch_metric_learning import losses as pml
+
+    for ours, theirs in PML_TWINS.items():
+        kwargs = {"margin": math.degrees(0.5)} if ours == "arcface" else {}
+        loss = getattr(pml, theirs)(num_classes=c, embedding_size=d, **kwargs)
+        steps[f"pml_{theirs}"] = _step(loss, x, y, params=[loss.W])
+    return steps
+
+
+def _step(module, x, y, params=None):
+    params = list(params or module.parameters())
+
+    def step():
+        x.grad = None
+        for p in params:
+            p.grad = None
+        module(x, y).backward()
+
+    return step
+
+
+def peak_mb(name: str, n: int, d: int, c: int) -> float:
+    """Peak-RSS growth (MiB) of one step of ``name`` in a fresh process."""
+    code = (
+        "import resource, sys, json; sys.path.insert(0, %r)\n"
+        "import bench_losses as b\n"
+        "x, y = b.make_inputs(%d, %d, %d)\n"
+        "steps = b.contenders_for(%r, %d, %d, %d, x, y)\n"
+        "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "for _ in range(3): steps()\n"
+        "print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0) / 1024))\n"
+    ) % (str(Path(__file__).resolve().parent), n, d, c, name, n, d, c)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def contenders_for(name, n, d, c, x, y):
+    """One contender only (built after r0 is not possible: the module's weight counts as input)."""
+    return contenders(n, d, c, x, y)[name]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--d", type=int, default=512)
+    parser.add_argument("--c", type=int, default=10572)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="N=128, C=2000, 5 rounds, no result files")
+    parser.add_argument("--no-memory", action="store_true", help="skip the per-head peak-memory subprocesses")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.c, args.rounds = 128, 2000, 5
+    torch.manual_seed(0)
+    x, y = make_inputs(args.n, args.d, args.c)
+    steps = contenders(args.n, args.d, args.c, x, y)
+    print(f"N={args.n} d={args.d} C={args.c} float32 CPU, {torch.get_num_threads()} threads, "
+          f"{args.rounds} interleaved rounds", file=sys.stderr)
+    times = interleaved_times(steps, rounds=args.rounds)
+
+    records = []
+    for name in steps:
+        ms = 1e3 * float(np.median(times[name]))
+        rec = {"name": name, "ms": round(ms, 2), "ratio_vs_bare": round(median_ratio(times, name, "bare"), 3)}
+        if name in PML_TWINS:
+            rec["ratio_vs_pml"] = round(median_ratio(times, name, f"pml_{PML_TWINS[name]}"), 3)
+        if not args.no_memory:
+            rec["peak_mb"] = round(peak_mb(name, args.n, args.d, args.c), 1)
+        records.append(rec)
+
+    lines = ["| head | ms | × bare | × PML | peak MB | target |", "|---|---:|---:|---:|---:|---|"]
+    for r in records:
+        if r["name"] == "bare" or r["name"].startswith("pml_"):
+            target = "baseline"
+        else:
+            ok = r["ratio_vs_bare"] <= 1.15 and r.get("ratio_vs_pml", 0) <= 1.0
+            target = "met" if ok else "MISSED"
+        lines.append(f"| {r['name']} | {r['ms']:.1f} | {r['ratio_vs_bare']:.3f} | "
+                     f"{r.get('ratio_vs_pml', float('nan')):.3f} | {r.get('peak_mb', float('nan')):.0f} | {target} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.quick:
+        command = "python benchmarks/bench_losses.py" + ("" if (args.n, args.d, args.c) == (512, 512, 10572)
+                                                          else f" --n {args.n} --d {args.d} --c {args.c}")
+        payload = {"setting": {"N": args.n, "d": args.d, "C": args.c, "dtype": "float32", "device": "cpu",
+                               "rounds": args.rounds},
+                   "targets": {"ratio_vs_bare": 1.15, "ratio_vs_pml": 1.0}, "records": records}
+        path = write_results("losses-cpu", payload, table, command)
+        print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
