@@ -2,9 +2,8 @@
 # (the stamp file is newer than requirements.txt and pyproject.toml).
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
-export TQDM_MININTERVAL ?= 5
 
-.PHONY: install quickstart test unit bench clean
+.PHONY: install quickstart book test unit book-check bench clean
 
 install: $(STAMP)
 
@@ -15,18 +14,27 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The main job: train ArcFace in the quick profile on the embedded synthetic faces, print the
-# 10-fold verification accuracy.
+# Train ArcFace in the quick profile on the embedded synthetic faces; print the 10-fold accuracy.
 quickstart: $(STAMP)
-	$(PY) -m fr_course train --loss arcface --profile quick --out runs/quickstart
+	$(PY) -m fr_course train --loss arcface --profile quick --out runs/quickstart --overwrite
 
-test: unit
+# The main job: execute every chapter (quick profile) with the papermill runner, build _build/html.
+book: $(STAMP)
+	PY=$(PY) bash scripts/ci_book.sh book
+
+# What CI runs (.ci/run): unit tests, then nbval over the notebooks, the -W book build and the
+# browser test of the built site.
+test: unit book-check
 
 unit: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not site" tests
+
+book-check: $(STAMP)
+	PY=$(PY) bash scripts/ci_book.sh check
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_losses.py
+	$(PY) benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf _build runs .pytest_cache

@@ -8,7 +8,8 @@
 
 ``--set`` takes any :class:`~fr_course.training.TrainConfig` field (``lr=0.05``,
 ``milestones=8,12,16``, ``amp=bf16``), a loss hyper-parameter as ``loss.<name>`` (``loss.s=30``,
-``loss.base_kwargs.m=0.5``) or a synthetic-data option as ``synthetic.<name>``. The explicit flags
+``loss.base_kwargs.m=0.5``) or a synthetic-data option as ``synthetic.<name>``; these refine the
+profile's own loss hyper-parameters and synthetic options. The explicit flags
 (``--epochs``, ``--seed``...) win over ``--set``. Multi-GPU / multi-node:
 ``torchrun --nproc_per_node=K -m fr_course train ...``.
 
@@ -50,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", metavar="PATH", help="folder of the casia/folder data and its .bin pair sets")
     train.add_argument("--epochs", type=int, metavar="N", help="number of epochs")
     train.add_argument("--out", metavar="DIR", help="output folder (default runs/<loss>-<profile>-seed<seed>)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    train.add_argument("--overwrite", action="store_true", help="start again even if --out holds a checkpoint")
+    restart = train.add_mutually_exclusive_group()
+    restart.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    restart.add_argument("--overwrite", action="store_true", help="start again even if --out holds a checkpoint")
     train.add_argument("--seed", type=int, metavar="N", help="training seed (weights, order, flips)")
     train.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                        help="override config fields: lr=0.05 loss.s=30 synthetic.difficulty=0.8 ...")
@@ -122,8 +124,12 @@ def _train(args: argparse.Namespace) -> int:
     flags = {"data": args.data, "data_root": args.data_root, "epochs": args.epochs, "seed": args.seed,
              "out_dir": args.out}
     overrides.update({key: value for key, value in flags.items() if value is not None})
+    base = get_profile(args.profile, loss=args.loss)
+    for key in ("loss_kwargs", "synthetic_overrides"):  # loss.* / synthetic.* refine the profile's
+        if key in overrides:
+            overrides[key] = {**getattr(base, key), **overrides[key]}
     if "out_dir" not in overrides:
-        seed = overrides.get("seed", get_profile(args.profile).seed)
+        seed = overrides.get("seed", base.seed)
         overrides["out_dir"] = str(Path("runs") / f"{args.loss}-{args.profile}-seed{seed}")
     config = get_profile(args.profile, **overrides)
     trainer = Trainer(config, resume=args.resume, overwrite=args.overwrite)

@@ -96,8 +96,7 @@ def test_train_prints_the_summary_line_and_eval_reproduces_it(capsys, tmp_path):
 
 
 def test_python_dash_m_entry_point():
-    done = subprocess.run([sys.executable, "-m", "fr_course", "losses"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "arcface" in done.stdout
+    """``python -m fr_course`` reaches the CLI and keeps its exit status (one interpreter start)."""
     done = subprocess.run([sys.executable, "-m", "fr_course", "train", "--loss", "nope"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unknown loss 'nope'" in done.stderr

@@ -72,6 +72,11 @@ def test_per_sample_is_cross_entropy_of_logits(name):
     torch.testing.assert_close(head.per_sample(x, y), ce)
 
 
+def test_repr_shows_hyperparameters():
+    assert repr(build("arcface", m=0.3)) == (
+        f"ArcFace(embedding_dim={D}, num_classes={C}, s=64.0, m=0.3, easy_margin=False, grad='exact')")
+
+
 def test_softmax_has_a_bias():
     head = build("softmax")
     assert head.bias.shape == (C,)

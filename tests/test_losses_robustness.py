@@ -107,13 +107,16 @@ def test_bf16_autocast_inputs(name, hp):
     torch.testing.assert_close(per_sample, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_logits_are_float32_under_autocast():
+def test_logits_and_cosines_are_float32_under_autocast():
     x, w, y = extreme_batch()
     for name in ("normface", "arcface", "sphereface", "sv_softmax", "softmax"):
         head = losses.build(name, D, C)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert head.logits(x.bfloat16(), y).dtype == torch.float32
             assert head.per_sample(x.bfloat16(), y).dtype == torch.float32
+            cos = head.cosine(x.bfloat16())
+        assert cos.dtype == torch.float32
+        torch.testing.assert_close(cos, head.cosine(x.bfloat16().float()), rtol=0, atol=1e-7)
 
 
 def test_float64_stays_float64():

@@ -93,8 +93,8 @@ def train_digits(loss_head: nn.Module | str, feature_dim: int = 2, epochs: int =
     ``fr_course.losses.build(name, embedding_dim=feature_dim, num_classes=10, **loss_kwargs)``
     (then built under the seed, so the whole run is reproducible). Adam on the network and the
     head's parameters, shuffling from a generator seeded by ``seed``; the global RNG is restored
-    afterwards; runs on one CPU thread. ``features``: float32 (N, feature_dim) of the ``return_split`` split, after training,
-    in eval mode. ``history``: per-epoch ``loss`` (mean over batches), ``train_accuracy`` and
+    afterwards; runs on one CPU thread. ``features``: float32 (N, feature_dim) of the
+    ``return_split`` split, after training, in eval mode. ``history``: per-epoch ``loss`` (mean over batches), ``train_accuracy`` and
     ``test_accuracy`` (fractions, decisions by :func:`predict`).
     """
     if return_split not in ("train", "test"):

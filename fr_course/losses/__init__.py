@@ -1,10 +1,12 @@
 """The losses of the course, one module per idea, in chapter order.
 
->>> from fr_course import losses
->>> head = losses.build("arcface", embedding_dim=512, num_classes=10572, s=64.0, m=0.5)
->>> loss = head(embeddings, labels)          # scalar
->>> head.per_sample(embeddings, labels)      # (N,) float32
->>> head.logits(embeddings, labels)          # (N, C) logits fed to cross-entropy
+Usage::
+
+    from fr_course import losses
+    head = losses.build("arcface", embedding_dim=512, num_classes=10572, s=64.0, m=0.5)
+    loss = head(embeddings, labels)          # scalar
+    head.per_sample(embeddings, labels)      # (N,) float32
+    head.logits(embeddings, labels)          # (N, C) logits fed to cross-entropy
 
 The contract (names, hyper-parameters, formulas) is ``spec/losses.md``; :func:`describe` lists
 every loss with its paper and hyper-parameters, read from the class signatures.
@@ -14,7 +16,7 @@ EqM and HSM are *reconstructions* from their abstracts, not the published method
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, NamedTuple, Type
+from typing import Any, Dict, Mapping, NamedTuple, Type
 
 from .arcface import ArcFace, additive_angular_margin
 from .base import LossHead, MarginLoss, PrototypeLoss
@@ -118,7 +120,7 @@ def describe() -> Catalogue:
 def _show(value: Any) -> str:
     if value is REQUIRED:
         return "<required>"
-    if isinstance(value, dict) or type(value).__name__ == "mappingproxy":
+    if isinstance(value, Mapping):
         return repr(dict(value))
     return repr(value)
 

@@ -23,6 +23,7 @@ module only says how its logits are formed. The numerical policy, in one place:
 
 from __future__ import annotations
 
+import inspect
 import math
 from numbers import Real
 from typing import Any, Iterable, Optional
@@ -230,7 +231,17 @@ class LossHead(nn.Module):
         return labels
 
     def extra_repr(self) -> str:
-        return f"embedding_dim={self.embedding_dim}, num_classes={self.num_classes}"
+        """``embedding_dim=…, num_classes=…`` and every hyper-parameter of the signature."""
+        parts = [f"embedding_dim={self.embedding_dim}", f"num_classes={self.num_classes}"]
+        for name in list(inspect.signature(type(self).__init__).parameters)[3:]:
+            value = getattr(self, name, None)
+            if isinstance(value, Tensor) and value.numel() != 1:
+                parts.append(f"{name}=<{value.numel()} values>")
+            elif isinstance(value, Tensor):
+                parts.append(f"{name}={value.item()!r}")
+            elif value is not None and not isinstance(value, nn.Module):
+                parts.append(f"{name}={value!r}")
+        return ", ".join(parts)
 
 
 class PrototypeLoss(LossHead):

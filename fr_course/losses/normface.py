@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .base import MarginLoss, check_range
+from .base import MarginLoss, check_real
 
 
 class NormFace(MarginLoss):
@@ -52,7 +52,7 @@ def normface_min_scale(num_classes: int, probability: float) -> float:
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    check_range("probability", probability, 0.0, 1.0)
+    probability = check_real("probability", probability)
     if not 0.0 < probability < 1.0:
         raise ValueError(f"probability must lie strictly between 0 and 1, got {probability!r}")
     c = num_classes

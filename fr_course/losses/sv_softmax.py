@@ -9,9 +9,9 @@ from .base import (
     MarginLoss,
     check_choice,
     check_non_negative,
+    check_real,
     replace_target,
     target_column,
-    check_real,
 )
 
 

@@ -231,7 +231,7 @@ def parse_overrides(items: Iterable[str], loss: str | None = None) -> dict[str, 
             if not isinstance(container, dict):
                 raise ConfigError(f"{head}.{path}: {part!r} is not a dict")
         default = defaults.get(keys[0]) if head == "loss" and len(keys) == 1 else None
-        if head == "loss" and defaults and keys[0] not in defaults:
+        if head == "loss" and loss_name is not None and keys[0] not in defaults:
             raise ConfigError(f"loss {loss_name!r} has no hyper-parameter {keys[0]!r}; "
                               f"valid: {', '.join(sorted(defaults)) or '(none)'}")
         container[keys[-1]] = _coerce_like(f"{head}.{path}", text, default)
@@ -252,7 +252,7 @@ def coerce(key: str, text: str, annotation: Any) -> Any:
         if base is float:
             return float(stripped)
         if base is str:
-            return text
+            return stripped
         if typing.get_origin(base) is tuple:
             return _parse_int_tuple(stripped)
         if base is dict or typing.get_origin(base) is dict:

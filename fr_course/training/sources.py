@@ -14,6 +14,7 @@ Every problem with the data (missing folder, wrong image size) becomes a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ def load_training_data(config: TrainConfig) -> TrainingData:
             dataset_cls = CasiaWebFace if config.data == "casia" else CasiaImageFolder
             train = dataset_cls(root, image_size=config.input_size)
             pair_sets = _bin_sets(root, config.input_size)
+            if not pair_sets:
+                warnings.warn(f"no verification set (lfw.bin, cfp_fp.bin, agedb_30.bin, ...) in {root}: "
+                              f"training without evaluation", stacklevel=2)
             source = f"{config.data} {root}"
     except ConfigError:
         raise

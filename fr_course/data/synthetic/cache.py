@@ -1,7 +1,7 @@
 """Pre-rendered synthetic faces on disk: ``<cache>/synthetic/faces-<config key>.npz``.
 
-The key hashes the whole configuration and the renderer version, so a changed knob or renderer
-never reads stale images. Files are written to a temporary name in the same folder and moved into
+The key hashes the whole configuration and the generator's source code, so a changed knob or
+renderer never reads stale images. Files are written to a temporary name in the same folder and moved into
 place with ``os.replace`` (atomic), so an interrupted run or two processes rendering at once never
 leave a half-written file behind. A file that cannot be read is rendered again.
 """

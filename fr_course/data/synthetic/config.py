@@ -1,7 +1,8 @@
 """The recipe of a synthetic face data set (:class:`FaceConfig`) and its named presets.
 
 A configuration determines every pixel: two equal configurations render the same images on any
-machine, and :meth:`FaceConfig.key` names the on-disk cache. Presets:
+machine, and :meth:`FaceConfig.key` (configuration + a hash of the generator's code) names the
+on-disk cache. Presets:
 
 * ``tiny`` — unit tests: 20 training identities, 300 images, 20 test identities, 32 px.
 * ``small`` — the course's quick profile on a CPU: 400 identities, 10,000 images (long-tailed,
@@ -14,10 +15,10 @@ machine, and :meth:`FaceConfig.key` names the on-disk cache. Presets:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
-
-from .render import RENDER_VERSION
+from pathlib import Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,9 +89,20 @@ class FaceConfig:
         return dataclasses.replace(self, **changes)
 
     def key(self) -> str:
-        """A short hash of the configuration and the renderer version (names the cache file)."""
-        text = json.dumps({"render_version": RENDER_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        """A short hash of the configuration and of the generator's code (names the cache file)."""
+        text = json.dumps({"code": code_fingerprint(), **dataclasses.asdict(self)}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of this package's source files: any edit of the generator invalidates cached images
+    (safer than a version number someone must remember to bump)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n"))
+    return digest.hexdigest()[:16]
 
 
 PRESETS: dict[str, dict] = {

@@ -16,8 +16,6 @@ the definition is not recursive and every identity costs two draws at most.
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 
 from . import seeding
@@ -112,10 +110,3 @@ def to_params(unit: np.ndarray) -> dict[str, np.ndarray]:
         else:
             params[name] = (u < args[0]).astype(np.float64)
     return params
-
-
-def stack_params(items: list[Mapping[str, float]]) -> dict[str, np.ndarray]:
-    """Single-image parameter dicts -> one dict of 1-D arrays (for the batch renderer)."""
-    if not items:
-        raise ValueError("no parameter sets to stack")
-    return {key: np.array([float(item[key]) for item in items]) for key in items[0]}

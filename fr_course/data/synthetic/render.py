@@ -24,7 +24,6 @@ from . import raster
 from .stage import Stage, f32
 
 ZOOM = 1.12  # face-frame units per half-image at scale 1: the outline fills ~60 % of the width
-RENDER_VERSION = 1  # bump whenever a change alters pixels: it is part of the cache key
 
 # Palettes, interpolated linearly along a parameter in [0, 1].
 SKIN = np.array([(1.00, 0.87, 0.77), (0.96, 0.79, 0.64), (0.87, 0.66, 0.50),
@@ -357,8 +356,8 @@ def _occluders(st: Stage) -> None:
         g, x, y = sub.g, sub.x, sub.y
         lenses = _bridge(x, y, g, 0.012)
         for name in ("l", "r"):
-            lens = raster.ellipse(x, y, g["ex_" + name], g["eye_y"] + 0.01, g["ew_" + name] * 1.55, g["ew_" + name] * 1.15)
-            lenses = np.minimum(lenses, lens)
+            ex, ew = g["ex_" + name], g["ew_" + name]
+            lenses = np.minimum(lenses, raster.ellipse(x, y, ex, g["eye_y"] + 0.01, ew * 1.55, ew * 1.15))
         sub.paint(f32(0.95) * sub.cov(lenses), _flat(len(sub), (0.05, 0.05, 0.07)))
         view.merge(sub)
 
@@ -434,5 +433,5 @@ def render_face(params: Mapping[str, float], nuisance: Mapping[str, float] | Non
     """Render one face -> uint8 (3, size, size). ``nuisance=None`` is the neutral pose and light."""
     nuisance = nuisance_mod.neutral() if nuisance is None else nuisance
     batch_noise = None if noise is None else np.asarray(noise, dtype=np.float32)[None]
-    return render_faces(identity_mod.stack_params([params]), identity_mod.stack_params([nuisance]),
-                        size, batch_noise)[0]
+    as_batch = lambda values: {key: np.array([float(value)]) for key, value in values.items()}  # noqa: E731
+    return render_faces(as_batch(params), as_batch(nuisance), size, batch_noise)[0]

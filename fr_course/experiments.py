@@ -1,0 +1,173 @@
+"""Training runs for the chapters, cached by configuration so that no run is made twice.
+
+A chapter asks for a run by what defines it — the loss, its hyper-parameters, the profile, the seed,
+any data or training overrides — and gets the same :class:`Run` whether it trains now or another
+chapter trained it before::
+
+    from fr_course import experiments
+    run = experiments.run("arcface", seed=0)                 # quick profile, synthetic faces
+    run.accuracy, run.accuracy_std                           # 10-fold LFW-protocol accuracy
+    run.history                                              # per-epoch loss and accuracy
+
+The cache key is a hash of the complete resolved :class:`~fr_course.training.TrainConfig` (minus
+where its files go), of the torch version and of the source code of ``fr_course`` itself: a change
+to any loss, model, data or trainer module retrains instead of serving a stale number. Runs live in
+``fr_course.paths.cache_dir("runs")/<key>/`` (``$FR_COURSE_CACHE`` moves it), each with the trainer's
+``results.json``, ``metrics.jsonl``, checkpoint and the verification cosines (``cosines.npz``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .paths import cache_dir
+
+#: Config fields that do not change what a run computes (where it writes, how many loader workers).
+_NOT_IN_KEY = ("out_dir", "num_workers")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished training run (from the cache or just trained)."""
+
+    key: str
+    path: Path
+    results: dict[str, Any]
+    history: list[dict[str, Any]]
+    positive_cosines: np.ndarray
+    negative_cosines: np.ndarray
+
+    @property
+    def loss(self) -> str:
+        return self.results["loss"]
+
+    @property
+    def verification(self) -> dict[str, Any]:
+        """The final verification entry of the (first) pair set."""
+        return next(iter(self.results["verification"].values()))
+
+    @property
+    def accuracy(self) -> float:
+        """Mean 10-fold accuracy, a fraction."""
+        return self.verification["accuracy"]
+
+    @property
+    def accuracy_std(self) -> float:
+        return self.verification["accuracy_std"]
+
+    @property
+    def accuracy_pct(self) -> str:
+        """``"93.45 ± 1.20"`` (percent)."""
+        return self.verification["accuracy_pct"]
+
+    @property
+    def epoch_losses(self) -> list[float]:
+        return [r["loss"] for r in self.history]
+
+    @property
+    def epoch_accuracies(self) -> list[float]:
+        return [next(iter(r["verification"].values()))["accuracy"] for r in self.history]
+
+    def load_model(self):
+        """The trained backbone and loss head, in eval mode, on the CPU."""
+        from .training import TrainConfig, build_backbone, build_head, load_checkpoint
+
+        config = TrainConfig.from_dict(self.results["config"])
+        state = load_checkpoint(self.path / "checkpoint.pt")
+        backbone = build_backbone(config)
+        backbone.load_state_dict(state["model"])
+        # placeholder counts: HSM keeps its real class counts and margins as buffers in the state
+        head = build_head(config, np.ones(self.results["data"]["num_classes"], dtype=np.int64))
+        head.load_state_dict(state["head"])
+        return backbone.eval(), head.eval()
+
+
+def _source_digest() -> str:
+    """Hash of every ``.py`` file of the package: a code change invalidates cached runs."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_for(loss: str, *, profile: str = "quick", seed: int = 0, loss_kwargs: dict | None = None,
+               **overrides: Any):
+    """The :class:`~fr_course.training.TrainConfig` that :func:`run` would train."""
+    from .training import get_profile
+
+    return get_profile(profile, loss=loss, seed=seed, loss_kwargs=dict(loss_kwargs or {}), **overrides)
+
+
+def cache_key(config) -> str:
+    values = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_KEY}
+    blob = json.dumps({"config": values, "torch": torch.__version__, "source": _source_digest()},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run(loss: str, *, profile: str = "quick", seed: int = 0, loss_kwargs: dict | None = None,
+        retrain: bool = False, quiet: bool = True, **overrides: Any) -> Run:
+    """Train ``loss`` in ``profile`` (or fetch the identical run from the cache).
+
+    ``overrides`` are :class:`~fr_course.training.TrainConfig` fields (``epochs=4``,
+    ``synthetic_overrides={"label_noise": 0.2}``, ...). ``quiet`` keeps the per-epoch lines of the
+    trainer out of the notebook (progress bars still go to stderr unless ``TQDM_DISABLE=1``).
+    """
+    config = config_for(loss, profile=profile, seed=seed, loss_kwargs=loss_kwargs, **overrides)
+    key = cache_key(config)
+    path = cache_dir("runs") / key
+    if not retrain and (path / "done").is_file():
+        return _load(key, path)
+    _train(config, path, quiet)
+    return _load(key, path)
+
+
+def run_many(losses: Iterable[str], seeds: Sequence[int] = (0,), **kwargs: Any) -> dict[tuple[str, int], Run]:
+    """:func:`run` for every (loss, seed); ``kwargs`` apply to all of them."""
+    return {(loss, seed): run(loss, seed=seed, **kwargs) for loss in losses for seed in seeds}
+
+
+def summarize(runs: dict[tuple[str, int], Run]) -> list[dict[str, Any]]:
+    """Mean ± population std over seeds of each loss's final accuracy (in %), one row per loss."""
+    rows = []
+    for loss in dict.fromkeys(name for name, _ in runs):
+        accs = np.array([r.accuracy for (name, _), r in runs.items() if name == loss]) * 100
+        rows.append({"loss": loss, "seeds": len(accs), "mean": float(accs.mean()), "std": float(accs.std()),
+                     "runs": [float(a) for a in accs]})
+    return rows
+
+
+def _train(config, path: Path, quiet: bool) -> None:
+    from .training import Trainer
+
+    if path.exists():  # an interrupted run: start it again from scratch
+        shutil.rmtree(path)
+    config = config.replace(out_dir=str(path))
+    trainer = Trainer(config)
+    sink = io.StringIO() if quiet else None
+    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        trainer.fit()
+        final = next(iter(trainer.evaluate().values()))
+    np.savez(path / "cosines.npz", positive=final.positive_cosines, negative=final.negative_cosines)
+    (path / "done").write_text("ok\n")
+
+
+def _load(key: str, path: Path) -> Run:
+    results = json.loads((path / "results.json").read_text())
+    history = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()
+               if line.strip() and json.loads(line).get("kind") == "epoch"]
+    cosines = np.load(path / "cosines.npz")
+    return Run(key=key, path=path, results=results, history=history,
+               positive_cosines=cosines["positive"], negative_cosines=cosines["negative"])
