@@ -10,8 +10,9 @@ chapter trained it before::
     run.history                                              # per-epoch loss and accuracy
 
 The cache key is a hash of the complete resolved :class:`~fr_course.training.TrainConfig` (minus
-where its files go), of the torch version and of the source code of ``fr_course`` itself: a change
-to any loss, model, data or trainer module retrains instead of serving a stale number. Runs live in
+where its files go), of the torch version and of the source code of the sub-packages that decide a
+run's numbers (losses, models, data, evaluation, training): a change to any of them retrains instead
+of serving a stale number. Runs live in
 ``fr_course.paths.cache_dir("runs")/<key>/`` (``$FR_COURSE_CACHE`` moves it), each with the trainer's
 ``results.json``, ``metrics.jsonl``, checkpoint and the verification cosines (``cosines.npz``).
 """
@@ -92,11 +93,16 @@ class Run:
         return backbone.eval(), head.eval()
 
 
+#: The sub-packages whose code decides what a training run computes (plots, the notebook runner
+#: and this module do not).
+_RESULT_CODE = ("losses", "models", "data", "evaluation", "training")
+
+
 def _source_digest() -> str:
-    """Hash of every ``.py`` file of the package: a code change invalidates cached runs."""
+    """Hash of the code that decides a run's numbers: editing it invalidates cached runs."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for sub in _RESULT_CODE for p in (root / sub).rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -104,10 +110,17 @@ def _source_digest() -> str:
 
 def config_for(loss: str, *, profile: str = "quick", seed: int = 0, loss_kwargs: dict | None = None,
                **overrides: Any):
-    """The :class:`~fr_course.training.TrainConfig` that :func:`run` would train."""
+    """The :class:`~fr_course.training.TrainConfig` that :func:`run` would train.
+
+    ``loss_kwargs`` are merged over the profile's own per-loss settings (the quick profile's
+    ``QUICK_LOSS_KWARGS``), so a chapter that changes one hyper-parameter keeps the others.
+    """
     from .training import get_profile
 
-    return get_profile(profile, loss=loss, seed=seed, loss_kwargs=dict(loss_kwargs or {}), **overrides)
+    config = get_profile(profile, loss=loss, seed=seed, **overrides)
+    if loss_kwargs:
+        config = config.replace(loss_kwargs={**config.loss_kwargs, **loss_kwargs})
+    return config
 
 
 def cache_key(config) -> str:
