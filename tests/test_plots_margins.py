@@ -81,3 +81,50 @@ def test_plots_draw_their_curves():
     with pytest.raises(ValueError, match="ms"):
         margins.plot_psi((0,), ax=axes[0, 0])
     plt.close(fig)
+
+
+def test_digits_toy_is_the_same_run_as_train_digits():
+    from fr_course.data.digits import train_digits
+
+    toy = margins.digits_toy("cosface", feature_dim=2, seed=3, epochs=2, s=10.0, m=0.1)
+    features, labels, history = train_digits("cosface", feature_dim=2, epochs=2, seed=3,
+                                              loss_kwargs={"s": 10.0, "m": 0.1})
+    np.testing.assert_array_equal(toy.features, features)
+    np.testing.assert_array_equal(toy.labels, labels)
+    assert toy.history == history
+    assert tuple(toy.head.weight.shape) == (10, 2)
+    assert toy.test_accuracy == history["test_accuracy"][-1]
+
+
+def test_angular_spread_on_a_known_configuration():
+    weight = np.array([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0]])  # prototypes 90° apart (norms ignored)
+    features = np.array([[2.0, 2.0 * math.tan(math.radians(10))], [0.0, 5.0], [-1.0, 0.0]])
+    spread = margins.angular_spread(features, np.array([0, 1, 2]), weight)
+    assert spread["intra"] == pytest.approx(10.0 / 3)
+    assert spread["inter"] == pytest.approx(90.0)
+    with pytest.raises(ValueError, match="agree"):
+        margins.angular_spread(features, np.array([0, 1, 2]), np.ones((3, 3)))
+
+
+def test_cosine_plane_and_branches_draw():
+    fig, axes = plt.subplots(1, 2)
+    margins.plot_cosine_plane({"n": "normface", "c": ("cosface", {"m": 0.35})}, ax=axes[0])
+    lines = axes[0].get_lines()
+    assert len(lines) == 4  # each loss: class-0 boundary and its mirror image
+    x, y = lines[2].get_data()
+    np.testing.assert_allclose(y, x - 0.35, atol=1e-10)  # CosFace: cos θ1 = cos θ0 − m
+    margins.plot_arcface_branches(0.5, ax=axes[1])
+    raw = axes[1].get_lines()[0]
+    np.testing.assert_allclose(raw.get_ydata(), np.cos(np.radians(raw.get_xdata()) + 0.5), atol=1e-12)
+    with pytest.raises(ValueError, match="m must"):
+        margins.plot_arcface_branches(0.0, ax=axes[1])
+    plt.close(fig)
+
+
+def test_all_target_logits_legend_shows_softmax_dashed():
+    fig, ax = plt.subplots()
+    margins.plot_all_target_logits(ax=ax)
+    handles = {h.get_label(): h for h in ax.get_legend().legend_handles}
+    softmax = next(h for label, h in handles.items() if label.startswith("Softmax"))
+    assert softmax.get_linestyle() != "-"
+    plt.close(fig)

@@ -47,12 +47,14 @@ def _check_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return rows
 
 
-def plot_benchmark(rows: Sequence[Mapping[str, Any]], ax=None, sort: bool = True, title: str | None = None):
+def plot_benchmark(rows: Sequence[Mapping[str, Any]], ax=None, sort: bool = True, title: str | None = None,
+                   xlabel: str = "verification accuracy (%)"):
     """Accuracy (%) per loss: seeds as dots, mean ± population std as a bar with an error bar.
 
     ``sort=True`` orders the losses by mean accuracy (best at the top); otherwise the rows' order
     is kept, first at the top. Colours and names come from :mod:`fr_course.plots.style`, so the
-    reconstructions (EqM, HSM) are labelled as such.
+    reconstructions (EqM, HSM) are labelled as such. ``xlabel`` names the accuracy; the number of
+    seeds is appended to it.
     """
     rows = _check_rows(rows)
     if sort:
@@ -77,7 +79,7 @@ def plot_benchmark(rows: Sequence[Mapping[str, Any]], ax=None, sort: bool = True
     ax.set_xlim(left, min(100.0, right + 0.12 * (right - left) + 1.5))
     ax.set_ylim(-0.6, len(rows) - 0.4)
     seeds = sorted({len(row["runs"]) for row in rows})
-    ax.set_xlabel("verification accuracy (%), " + ("/".join(map(str, seeds))) + " seed(s): mean ± std")
+    ax.set_xlabel(f"{xlabel}, {'/'.join(map(str, seeds))} seed(s): mean ± std")
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)

@@ -3,9 +3,14 @@
 * :func:`nearest_prototype_cosines` — for each class, the cosine to its nearest other prototype,
   ``max_{c'≠c} Ŵ_c·Ŵ_{c'}``: the quantity EqM (reconstructed) caps with one ceiling for every
   class. A large value means a small inter-class margin around that class.
-* :func:`binned_medians` / :func:`plot_against_class_size` — any per-class quantity (nearest
+* :func:`plot_nearest_prototype_cosines` — those cosines, class by class, for several heads.
+* :func:`training_sample` — cosines of a few training images per class under a trained run (the
+  tail classes included), for per-class statistics of the training geometry.
+* :func:`binned_statistic` / :func:`plot_against_class_size` — any per-class quantity (nearest
   prototype cosine, HSM's real-class margin ``m_c``, a per-class accuracy) against the number of
-  training images of the class, on a log axis, with the median in bins of class size.
+  training images of the class, on a log axis, with its median (or mean) in bins of class size.
+* :func:`per_class_indices` / :func:`per_class_mean` — a sample of a training set that keeps every
+  class (the first k images of each), and per-class means of per-image values.
 * :class:`SaturationProbe` — wraps a margin-softmax head during training and records, at every
   training step, how many samples are *saturated* (target probability ``p_i > tau``: their
   cross-entropy gradient ``1 - p_i`` has all but vanished), how far they still are from their
@@ -50,39 +55,128 @@ def nearest_prototype_cosines(weight) -> np.ndarray:
     return sim.max(axis=1)
 
 
+def plot_nearest_prototype_cosines(series: Mapping[str, Tuple[str, Any]], ax=None, *,
+                                   ceiling: Optional[float] = None, sort: bool = True):
+    """Each class's nearest-prototype cosine (:func:`nearest_prototype_cosines`), one line per head.
+
+    ``series``: ``label -> (loss_name, weight)`` with ``weight`` the (C, d) prototypes; classes on
+    the x axis (sorted by value if ``sort``, so the spread is easy to compare); ``ceiling``: a
+    horizontal line, e.g. EqM's ``inter_ceiling``. Returns the axes (a new 6×4 figure if ``ax`` is None).
+    """
+    import matplotlib.pyplot as plt
+
+    if not series:
+        raise ValueError("series is empty: give at least one label -> (loss_name, weight)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    seen: Dict[str, int] = {}
+    for label, (loss, weight) in series.items():
+        values = nearest_prototype_cosines(weight)
+        if sort:
+            values = np.sort(values)
+        style = _LINESTYLES[seen.get(loss, 0) % len(_LINESTYLES)]
+        seen[loss] = seen.get(loss, 0) + 1
+        ax.plot(np.arange(len(values)), values, style, marker="o", ms=3, lw=1.4, color=loss_color(loss),
+                label=f"{label} (spread {values.max() - values.min():.3f})")
+    if ceiling is not None:
+        ax.axhline(ceiling, color="0.3", ls=":", lw=1.2, label=f"ceiling {ceiling:g}")
+    ax.set_xlabel("class (sorted by the value)" if sort else "class")
+    ax.set_ylabel(r"nearest-prototype cosine $\max_{c'\neq c}\,\hat W_c\cdot\hat W_{c'}$")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------- training images
+
+@dataclass(frozen=True)
+class TrainingSample:
+    """Cosines of a sample of training images (every class kept) under a trained run's model.
+
+    ``labels`` (N,) int64; ``cosines`` (N, C) float32, ``Ŵ_j·x̂`` for the run's head; ``head`` the
+    trained loss head (eval mode, CPU); ``class_counts`` (C,) images per class in the *whole*
+    training set; ``index`` (N,) the positions of the sampled images in the training set.
+    """
+
+    labels: torch.Tensor
+    cosines: torch.Tensor
+    head: nn.Module
+    class_counts: np.ndarray
+    index: np.ndarray
+
+    @property
+    def target_cosines(self) -> torch.Tensor:
+        """(N,) ``cos θ_y`` of each image to its own prototype."""
+        return target_column(self.cosines, self.labels)
+
+
+def training_sample(run, per_class: int = 10, device: str = "cpu", batch_size: int = 256) -> TrainingSample:
+    """Embed the first ``per_class`` training images of every class with ``run``'s trained backbone.
+
+    ``run``: a :class:`fr_course.experiments.Run`; its configuration names the training set (the
+    synthetic faces with their overrides, or CASIA-WebFace in the full profile). Single view (no
+    flip), as in training; the backbone is moved to ``device`` for embedding.
+    """
+    from torch.utils.data import Subset
+
+    from ..evaluation import embed_images
+    from ..training import TrainConfig
+    from ..training.sources import load_training_data
+
+    backbone, head = run.load_model()
+    train_set = load_training_data(TrainConfig.from_dict(run.results["config"])).train
+    labels = np.asarray(train_set.labels)
+    index = per_class_indices(labels, per_class)
+    embeddings = embed_images(backbone.to(device), Subset(train_set, index.tolist()), batch_size=batch_size,
+                              device=device, flip=False)
+    with torch.no_grad():
+        cosines = head.cosine(torch.from_numpy(embeddings))
+    return TrainingSample(torch.from_numpy(labels[index]).long(), cosines, head,
+                          np.asarray(train_set.class_counts), index)
+
+
 # --------------------------------------------------------------------------- against class size
 
-def binned_medians(counts, values, bins: int = 6) -> Tuple[np.ndarray, np.ndarray]:
-    """Median of ``values`` in ``bins`` bins of class size, equally spaced in log(count).
+def binned_statistic(counts, values, bins: int = 6, statistic: str = "median") -> Tuple[np.ndarray, np.ndarray]:
+    """A per-class value summarised in ``bins`` bins of class size, equally spaced in log(count).
 
-    Returns ``(centres, medians)``: the geometric centre of each non-empty bin and the median of
-    the values whose class count falls in it (empty bins are left out).
+    ``statistic``: ``"median"`` (robust, for continuous values such as cosines) or ``"mean"`` (for
+    per-class fractions, whose medians jump between 0 and 1). NaN values (a class with no data)
+    are ignored. Returns ``(positions, summaries)``: for each non-empty bin, the median class count
+    of its classes (where its point is drawn) and the statistic of their values.
     """
     counts, values = _per_class(counts, values)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(_STATISTICS)}; got {statistic!r}")
+    keep = np.isfinite(values)
+    counts, values = counts[keep], values[keep]
+    if not len(counts):
+        return np.array([]), np.array([])
     low, high = np.log(counts.min()), np.log(counts.max())
-    if high == low:
-        return np.array([counts[0]], dtype=float), np.array([np.median(values)])
-    edges = np.linspace(low, high, bins + 1)
-    which = np.clip(np.searchsorted(edges, np.log(counts), side="right") - 1, 0, bins - 1)
-    centres, medians = [], []
-    for b in range(bins):
+    edges = np.linspace(low, high, bins + 1) if high > low else np.array([low, low])
+    which = np.clip(np.searchsorted(edges, np.log(counts), side="right") - 1, 0, len(edges) - 2)
+    positions, summaries = [], []
+    for b in range(len(edges) - 1):
         inside = which == b
         if inside.any():
-            centres.append(np.exp(0.5 * (edges[b] + edges[b + 1])))
-            medians.append(np.median(values[inside]))
-    return np.array(centres), np.array(medians)
+            positions.append(np.median(counts[inside]))
+            summaries.append(_STATISTICS[statistic](values[inside]))
+    return np.array(positions), np.array(summaries)
+
+
+_STATISTICS = {"median": np.median, "mean": np.mean}
 
 
 def plot_against_class_size(series: Mapping[str, Tuple[str, Any]], counts, ax=None, *,
-                            ylabel: str = "", bins: int = 6, points: bool = True):
+                            ylabel: str = "", bins: int = 6, statistic: str = "median", points: bool = True):
     """Per-class values against the class's number of training images (log x axis).
 
     ``series``: ``label -> (loss_name, values)`` with one value per class (the loss name picks the
     colour of :mod:`fr_course.plots.style`; a loss drawn twice gets another line style).
     ``counts``: (C,) training images per class. Each series is drawn as faint points (one per
-    class, if ``points``) and a line through the medians of :func:`binned_medians`.
+    class, if ``points``) and a line through the per-bin ``statistic`` of :func:`binned_statistic`.
     Returns the axes (a new 6×4 figure if ``ax`` is None).
     """
     import matplotlib.pyplot as plt
@@ -102,14 +196,44 @@ def plot_against_class_size(series: Mapping[str, Tuple[str, Any]], counts, ax=No
             # small multiplicative jitter: many classes share the same small count
             ax.scatter(c * np.exp(jitter.uniform(-0.06, 0.06, len(c))), v, s=6, color=colour, alpha=0.25,
                        linewidths=0)
-        centres, medians = binned_medians(c, v, bins)
-        ax.plot(centres, medians, style, marker="o", ms=4, lw=1.8, color=colour, label=label)
+        positions, summaries = binned_statistic(c, v, bins, statistic)
+        ax.plot(positions, summaries, style, marker="o", ms=4, lw=1.8, color=colour, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("training images of the class $n_c$ (log scale)")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return ax
+
+
+def per_class_indices(labels, max_per_class: int) -> np.ndarray:
+    """Indices of the first ``max_per_class`` items of every class (all of a smaller class), sorted.
+
+    A cheap, deterministic sample of a training set that keeps every class — the tail included —
+    for per-class statistics (e.g. embedding 10 images per identity instead of all of them).
+    """
+    labels = np.asarray(labels).ravel()
+    if isinstance(max_per_class, bool) or not isinstance(max_per_class, (int, np.integer)) or max_per_class < 1:
+        raise ValueError(f"max_per_class must be a positive integer, got {max_per_class!r}")
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    rank = np.arange(len(labels)) - starts          # position of each item within its class
+    return np.sort(order[rank < max_per_class])
+
+
+def per_class_mean(values, labels, num_classes: int) -> np.ndarray:
+    """(num_classes,) mean of ``values`` over the items of each class (NaN for a class with none)."""
+    values = np.asarray(values, dtype=float).ravel()
+    labels = np.asarray(labels).ravel()
+    if values.shape != labels.shape:
+        raise ValueError(f"values and labels must have the same length, got {values.size} and {labels.size}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}")
+    sums = np.bincount(labels, weights=values, minlength=num_classes)
+    numbers = np.bincount(labels, minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(numbers > 0, sums / np.maximum(numbers, 1), np.nan)
 
 
 def _per_class(counts, values) -> Tuple[np.ndarray, np.ndarray]:
@@ -260,5 +384,6 @@ def plot_saturation(traces: Mapping[str, Tuple[str, SaturationTrace]], quantity:
     return ax
 
 
-__all__ = ["nearest_prototype_cosines", "binned_medians", "plot_against_class_size", "SaturationTrace",
+__all__ = ["nearest_prototype_cosines", "plot_nearest_prototype_cosines", "TrainingSample", "training_sample",
+           "binned_statistic", "per_class_indices", "per_class_mean", "plot_against_class_size", "SaturationTrace",
            "SaturationProbe", "SATURATION_QUANTITIES", "plot_saturation"]

@@ -11,6 +11,12 @@ Everything is computed by the package's own code, as in :mod:`fr_course.plots.cu
   and its slope ``∂(z_y/s)/∂cos θ`` by autograd through the head's ``logits()``, drawn against
   ``cos θ`` (the CosFace picture: a margin of constant width in cosine space) or against θ (the
   ArcFace picture: exact and straight-through gradients).
+* :func:`plot_cosine_plane` — two-class decision boundaries in the plane of the two cosines
+  (the CosFace paper's picture of a margin in cosine space).
+* :func:`plot_arcface_branches` — ArcFace's ``cos(θ + m)``, the fallback past π − m and the easy
+  margin.
+* :func:`digits_toy` / :func:`angular_spread` — a digits toy run that keeps its trained head, and
+  how compact its classes are (degrees).
 * :data:`ALL_MARGINS` / :func:`plot_all_target_logits` — the one figure of chapter 5 with the
   target logit of every margin of the course.
 """
@@ -193,6 +199,133 @@ def plot_target_logits_in_cos(specs, ax=None, theta: Any = None, *, x: str = "co
     return ax
 
 
+# --------------------------------------------------------------------------- cosine plane
+
+def plot_cosine_plane(specs, ax=None, theta: Any = None):
+    """Two-class decision boundaries in the plane of the two cosines ``(cos θ_0, cos θ_1)``.
+
+    For a loss with target function ``f`` (``z_y/s = f(cos θ_y)``, from
+    :func:`target_logit_in_cos`), a sample of class 0 is classified correctly during training where
+    ``f(cos θ_0) > cos θ_1``: its boundary is the curve ``(c, f(c))``; class 1's is the mirror image
+    ``(f(c), c)``. Without a margin both are the diagonal; CosFace gives two parallel lines ``m``
+    apart (a margin of constant width in cosine space), ArcFace two curves whose distance varies.
+    """
+    import matplotlib.pyplot as plt
+
+    parsed = parse_specs(specs)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    seen: Dict[str, int] = {}
+    for label, name, hparams in parsed:
+        curve = target_logit_in_cos(name, theta, **hparams)
+        style = ("-", "--", ":", "-.")[seen.get(name, 0) % 4]
+        seen[name] = seen.get(name, 0) + 1
+        colour = loss_color(name)
+        ax.plot(curve.cos, curve.value, style, color=colour, lw=1.6, label=label)
+        ax.plot(curve.value, curve.cos, style, color=colour, lw=1.6)
+    ax.set_xlim(-1.0, 1.0)
+    ax.set_ylim(-1.0, 1.0)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$\cos\theta_0$ (cosine to prototype 0)")
+    ax.set_ylabel(r"$\cos\theta_1$ (cosine to prototype 1)")
+    ax.text(0.6, -0.65, "class 0\nwins", ha="center", fontsize=9)
+    ax.text(-0.6, 0.55, "class 1\nwins", ha="center", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------- ArcFace branches
+
+def plot_arcface_branches(m: float = 0.5, ax=None, theta: Any = None, s: float = 64.0):
+    """ArcFace's target logit ``z_y/s`` near θ = π − m: the raw ``cos(θ + m)``, which turns up
+    again past π − m, against the head's value with the fallback ``cos θ − m·sin m`` and with
+    ``easy_margin=True`` (values from the heads, via :func:`fr_course.plots.curves.plot_target_logits`).
+    """
+    import matplotlib.pyplot as plt
+
+    m = float(m)
+    if not 0.0 < m < math.pi:
+        raise ValueError(f"m must lie in (0, π) radians, got {m!r}")
+    angles = as_angles(np.linspace(0.0, math.pi, 721) if theta is None else theta)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.degrees(angles), np.cos(angles + m), ":", color="0.3", lw=1.6,
+            label=rf"$\cos(\theta + m)$ without fallback")
+    plot_target_logits({f"ArcFace (m = {m:g}), fallback past π − m": ("arcface", {"m": m, "s": s}),
+                        f"ArcFace (m = {m:g}), easy margin": ("arcface", {"m": m, "s": s, "easy_margin": True}),
+                        "NormFace (no margin)": ("normface", {"s": s})}, ax=ax, theta=angles)
+    ax.axvline(math.degrees(math.pi - m), color="0.5", ls="--", lw=1.0)
+    ax.text(math.degrees(math.pi - m) - 2, 0.75, r"$\theta = \pi - m$", ha="right", fontsize=9)
+    ax.axvline(90.0, color="0.5", ls=":", lw=1.0)
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
+
+
+# --------------------------------------------------------------------------- digits toys
+
+@dataclass(frozen=True)
+class DigitsToy:
+    """One digits toy run: the trained ``head``, the ``features``/``labels`` of ``split`` and the
+    per-epoch ``history`` of :func:`fr_course.data.digits.train_digits`."""
+
+    loss: str
+    hparams: Dict[str, Any] = field(repr=False)
+    head: Any = field(repr=False)
+    features: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    history: Dict[str, list] = field(repr=False)
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history["test_accuracy"][-1]
+
+    @property
+    def train_accuracy(self) -> float:
+        return self.history["train_accuracy"][-1]
+
+
+def digits_toy(loss: str, feature_dim: int = 2, seed: int = 0, epochs: int = 20, split: str = "train",
+               **hparams: Any) -> DigitsToy:
+    """:func:`fr_course.data.digits.train_digits` for the loss ``loss``, keeping the trained head.
+
+    The network and the head are initialised exactly as ``train_digits(loss, loss_kwargs=hparams)``
+    would (seed, then the network, then the head), so the run is the same; the head is returned
+    as well, for its prototypes (and SphereFace's iteration counter).
+    """
+    from ..data.digits import DigitsNet, train_digits
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = DigitsNet(feature_dim)
+        head = losses.build(loss, embedding_dim=feature_dim, num_classes=10, **hparams)
+    features, labels, history = train_digits(head, feature_dim=feature_dim, epochs=epochs, seed=seed,
+                                             net=net, return_split=split)
+    return DigitsToy(loss, dict(hparams), head, features, labels, history)
+
+
+def angular_spread(features, labels, weight) -> Dict[str, float]:
+    """How compact the classes are and how far apart their prototypes, in degrees.
+
+    ``intra``: the mean angle between a feature and its own class prototype; ``inter``: the mean,
+    over classes, of the angle from a prototype to its nearest other prototype.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels)
+    if isinstance(weight, torch.Tensor):
+        weight = weight.detach().cpu().double().numpy()
+    weight = np.asarray(weight, dtype=np.float64)
+    if features.ndim != 2 or weight.ndim != 2 or features.shape[1] != weight.shape[1]:
+        raise ValueError(f"features (N, d) and weight (C, d) must agree in d, got {features.shape} and {weight.shape}")
+    x = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    w = weight / np.maximum(np.linalg.norm(weight, axis=1, keepdims=True), 1e-12)
+    own = np.clip(np.sum(x * w[labels], axis=1), -1.0, 1.0)
+    between = np.clip(w @ w.T, -1.0, 1.0)
+    np.fill_diagonal(between, -1.0)
+    return {"intra": float(np.degrees(np.arccos(own)).mean()),
+            "inter": float(np.degrees(np.arccos(between.max(axis=1))).mean())}
+
+
 # --------------------------------------------------------------------------- chapter 5's figure
 
 def plot_all_target_logits(ax=None, specs: Optional[Mapping[str, Any]] = None, ylim=(-2.2, 1.1)):
@@ -213,9 +346,11 @@ def plot_all_target_logits(ax=None, specs: Optional[Mapping[str, Any]] = None, y
             line.set_linestyle((0, (4, 3)))
             line.set_linewidth(2.4)
             line.set_zorder(3)
+    ax.legend(fontsize=8)  # again, so that the legend shows the restyled lines
     ax.set_ylim(*ylim)
     return ax
 
 
-__all__ = ["ALL_MARGINS", "CosCurve", "lambda_schedule", "plot_all_target_logits",
-           "plot_lambda_schedule", "plot_psi", "plot_target_logits_in_cos", "target_logit_in_cos"]
+__all__ = ["ALL_MARGINS", "CosCurve", "DigitsToy", "angular_spread", "digits_toy", "lambda_schedule",
+           "plot_all_target_logits", "plot_arcface_branches", "plot_cosine_plane", "plot_lambda_schedule",
+           "plot_psi", "plot_target_logits_in_cos", "target_logit_in_cos"]

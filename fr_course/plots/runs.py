@@ -53,6 +53,9 @@ def plot_history(runs, metric: str = "loss", ax=None):
         values = run.epoch_losses if metric == "loss" else [100 * a for a in run.epoch_accuracies]
         epochs = np.arange(1, len(values) + 1)
         ax.plot(epochs, values, style, marker="o", ms=3, color=colour, label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over the epoch)" if metric == "loss" else "verification accuracy (%)")
     ax.grid(True, alpha=0.3)

@@ -5,8 +5,8 @@ machine, and :meth:`FaceConfig.key` (configuration + a hash of the generator's c
 on-disk cache. Presets:
 
 * ``tiny`` — unit tests: 20 training identities, 300 images, 20 test identities, 32 px.
-* ``small`` — the course's quick profile on a CPU: 400 identities, 10,000 images (long-tailed,
-  mean 25, median 15, min 2), 100 test identities, 10 folds x (50 + 50) pairs, 32 px
+* ``small`` — the course's quick profile on a CPU: 300 identities, 6,000 images (long-tailed,
+  mean 20, min 2), 100 test identities, 10 folds x (50 + 50) pairs, 32 px
   (48 px also works: ``image_size=48``). Rendered once and cached.
 * ``casia`` — CASIA-WebFace's shape (10,572 identities, exactly 490,623 images, long tail,
   112 px) for measuring training throughput at the real scale; rendered lazily, never cached.
@@ -107,7 +107,7 @@ def code_fingerprint() -> str:
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(num_train_ids=20, num_train_images=300, num_test_ids=20, image_size=32, pairs_per_fold=5),
-    "small": dict(num_train_ids=400, num_train_images=10_000, num_test_ids=100, image_size=32,
+    "small": dict(num_train_ids=300, num_train_images=6_000, num_test_ids=100, image_size=32,
                   pairs_per_fold=50),
     "casia": dict(num_train_ids=10_572, num_train_images=490_623, num_test_ids=2_000, image_size=112,
                   pairs_per_fold=300),
