@@ -3,7 +3,8 @@
 (a) ``bare``: a bare normalised-linear + CE step, ``CE(s · x̂ Ŵᵀ, y)`` — the least any cosine head
     must do; (b) pytorch-metric-learning's ArcFaceLoss / CosFaceLoss / SphereFaceLoss on identical
     inputs. Times are medians of per-round ratios, measured round-robin in one process. Peak memory is
-    the growth of the peak resident set of a fresh process over one step (after the inputs exist).
+    the growth of the resident set of a fresh process during three steps, over its size before them
+    (inputs and weights already allocated), sampled every millisecond.
 
     python benchmarks/bench_losses.py            # N=512, d=512, C=10572, float32, CPU
     python benchmarks/bench_losses.py --quick    # smaller, for a smoke run
@@ -84,23 +85,53 @@ def _step(module, x, y, params=None):
     return step
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def peak_mb(name: str, n: int, d: int, c: int) -> float:
-    """Peak-RSS growth (MiB) of one step of ``name`` in a fresh process."""
+    """Peak growth (MiB) of the resident set during steps of ``name`` over the RSS before them.
+
+    A thread samples ``/proc/self/statm`` every millisecond (ru_maxrss is useless here: importing
+    a CUDA build of torch peaks higher than any loss step). Run in a fresh process so that the
+    allocator holds nothing from other heads.
+    """
     code = (
-        "import resource, sys, json; sys.path.insert(0, %r)\n"
+        "import sys, json; sys.path.insert(0, %r)\n"
         "import bench_losses as b\n"
         "x, y = b.make_inputs(%d, %d, %d)\n"
-        "steps = b.contenders_for(%r, %d, %d, %d, x, y)\n"
-        "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "for _ in range(3): steps()\n"
-        "print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0) / 1024))\n"
+        "step = b.contenders_for(%r, %d, %d, %d, x, y)\n"
+        "print(json.dumps(b.measure_peak(step)))\n"
     ) % (str(Path(__file__).resolve().parent), n, d, c, name, n, d, c)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def measure_peak(step, repeats: int = 3) -> float:
+    import threading
+    import time
+
+    base = _rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    for _ in range(repeats):
+        step()
+    done.set()
+    thread.join()
+    return peak[0] - base
+
+
 def contenders_for(name, n, d, c, x, y):
-    """One contender only (built after r0 is not possible: the module's weight counts as input)."""
+    """The step function of one contender (the others' weights are built too, before the baseline RSS)."""
     return contenders(n, d, c, x, y)[name]
 
 
