@@ -168,13 +168,33 @@ def _train(config, path: Path, quiet: bool) -> None:
     if path.exists():  # an interrupted run: start it again from scratch
         shutil.rmtree(path)
     config = config.replace(out_dir=str(path))
-    trainer = Trainer(config)
     sink = io.StringIO() if quiet else None
-    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+    with _cpu_threads(1 if config.device == "cpu" else None), \
+            (contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext()):
+        trainer = Trainer(config)
         trainer.fit()
         final = next(iter(trainer.evaluate().values()))
     np.savez(path / "cosines.npz", positive=final.positive_cosines, negative=final.negative_cosines)
     (path / "done").write_text("ok\n")
+
+
+@contextlib.contextmanager
+def _cpu_threads(count: int | None):
+    """Run the block with ``count`` intra-op threads (None: unchanged), then restore the setting.
+
+    CPU convolutions sum in a thread-count-dependent order, so a run trained with 2 threads
+    differs in its last bits from the same run with 1, and after a few epochs by a few tenths of a
+    point of accuracy. The chapters' runs are therefore always trained single-threaded: a reader's
+    machine, CI and ``OMP_NUM_THREADS=1`` all reproduce the committed numbers. (The CLI and the
+    trainer itself use every core.)
+    """
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _load(key: str, path: Path) -> Run:

@@ -32,6 +32,11 @@ step_nbval() {
         echo "ci_book.sh nbval: no notebook in notebooks/ yet, nothing to compare"
         return 0
     fi
+    # Re-execute from nothing: a fresh cache, so every training run of the chapters is trained
+    # again here and checked against the committed outputs (a shared cache would only replay them).
+    local cache="$PWD/.cache/nbval"
+    rm -rf "$cache"
+    export FR_COURSE_CACHE="$cache"
     # --nbval-current-env: run the notebooks with this interpreter, whatever their kernelspec says.
     "$PY" -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
         --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
