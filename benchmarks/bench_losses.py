@@ -175,8 +175,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.quick:
-        command = "python benchmarks/bench_losses.py" + ("" if (args.n, args.d, args.c) == (512, 512, 10572)
-                                                          else f" --n {args.n} --d {args.d} --c {args.c}")
+        command = " ".join(["python", "benchmarks/bench_losses.py", *sys.argv[1:]])
         payload = {"setting": {"N": args.n, "d": args.d, "C": args.c, "dtype": "float32", "device": "cpu",
                                "rounds": args.rounds},
                    "targets": {"ratio_vs_bare": 1.15, "ratio_vs_pml": 1.0}, "records": records}
