@@ -23,10 +23,13 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -147,9 +150,107 @@ def run(loss: str, *, profile: str = "quick", seed: int = 0, loss_kwargs: dict |
     return _load(key, path)
 
 
-def run_many(losses: Iterable[str], seeds: Sequence[int] = (0,), **kwargs: Any) -> dict[tuple[str, int], Run]:
-    """:func:`run` for every (loss, seed); ``kwargs`` apply to all of them."""
-    return {(loss, seed): run(loss, seed=seed, **kwargs) for loss in losses for seed in seeds}
+def run_many(losses: Iterable[str], seeds: Sequence[int] = (0,), *, processes: int | None = None,
+             **kwargs: Any) -> dict[tuple[str, int], Run]:
+    """:func:`run` for every (loss, seed); ``kwargs`` apply to all of them (see :func:`run_all`)."""
+    requests = {(loss, seed): {**kwargs, "loss": loss, "seed": seed} for loss in losses for seed in seeds}
+    return run_all(requests, processes=processes)
+
+
+def run_all(requests: Mapping[Any, Mapping[str, Any]], *, processes: int | None = None) -> dict[Any, Run]:
+    """:func:`run` for each value of ``requests`` (a dict of :func:`run`'s arguments), by key.
+
+    The runs the cache lacks are trained first, ``processes`` at a time (:func:`train_missing`).
+    """
+    configs = []
+    for kwargs in requests.values():
+        if not kwargs.get("retrain", False):
+            config_kwargs = {k: v for k, v in kwargs.items() if k not in ("retrain", "quiet")}
+            configs.append(config_for(**config_kwargs))
+    quiet = all(kwargs.get("quiet", True) for kwargs in requests.values())
+    train_missing(configs, processes=processes, quiet=quiet)
+    return {name: run(**kwargs) for name, kwargs in requests.items()}
+
+
+def default_processes() -> int:
+    """How many runs to train at once: one per usable core (``$FR_COURSE_PROCESSES`` caps it)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    cap = os.environ.get("FR_COURSE_PROCESSES")
+    if cap is not None:
+        if not cap.isdigit() or int(cap) < 1:
+            raise ValueError(f"FR_COURSE_PROCESSES must be a positive integer, got {cap!r}")
+        cores = min(cores, int(cap))
+    return max(1, cores)
+
+
+def train_missing(configs: Sequence, *, processes: int | None = None, quiet: bool = True,
+                  log: Callable[[str], None] = print) -> list[str]:
+    """Train those of ``configs`` that the cache does not hold yet; return their cache keys.
+
+    A chapter's CPU runs are trained single-threaded (see :func:`_cpu_threads`), so on a machine
+    with k cores k of them can train side by side, each in its own process, and every run is still
+    bit-identical to the same run trained alone: this only changes how long a chapter takes.
+    ``processes`` defaults to :func:`default_processes`; runs on a GPU, and a single missing run,
+    are trained here in this process, one after the other. Each finished run is written to the
+    cache exactly as :func:`run` writes it, so a later :func:`run` of the same config finds it.
+    """
+    missing: dict[str, Any] = {}
+    for config in configs:
+        key = cache_key(config)
+        if key not in missing and not (cache_dir("runs") / key / "done").is_file():
+            missing[key] = config
+    if not missing:
+        return []
+    processes = default_processes() if processes is None else processes
+    if processes < 1:
+        raise ValueError(f"processes must be >= 1, got {processes}")
+    workers = min(processes, len(missing))
+    if any(config.device != "cpu" for config in missing.values()):
+        workers = 1  # a GPU (or "auto") run uses the whole device; training two at once gains nothing
+    names = ", ".join(_describe(config) for config in missing.values())
+    log(f"[experiments] training {len(missing)} run(s) not in the cache, {workers} at a time: {names}")
+    if workers == 1:
+        for key, config in missing.items():
+            start = time.perf_counter()
+            _train(config, cache_dir("runs") / key, quiet)
+            log(f"[experiments] done: {_describe(config)} ({time.perf_counter() - start:.0f} s)")
+        return list(missing)
+    import multiprocessing
+
+    # spawn, not fork: a forked copy of a process that already started torch's thread pools (a
+    # Jupyter kernel, a test) can deadlock.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        start = time.perf_counter()
+        futures = {pool.submit(_train_in_worker, config.to_dict(), str(cache_dir("runs") / key), quiet): config
+                   for key, config in missing.items()}
+        for future in as_completed(futures):
+            config = futures[future]
+            try:
+                future.result()
+            except Exception as error:
+                raise RuntimeError(f"training {_describe(config)} failed: {error}") from error
+            log(f"[experiments] done: {_describe(config)} ({time.perf_counter() - start:.0f} s since start)")
+    return list(missing)
+
+
+def _describe(config) -> str:
+    extra = []
+    if config.loss_kwargs:
+        extra.append(", ".join(f"{k}={v}" for k, v in sorted(config.loss_kwargs.items())))
+    if getattr(config, "synthetic_overrides", None):
+        extra.append(", ".join(f"{k}={v}" for k, v in sorted(config.synthetic_overrides.items())))
+    detail = f" ({'; '.join(extra)})" if extra else ""
+    return f"{config.loss}{detail} seed {config.seed}"
+
+
+def _train_in_worker(config: dict, path: str, quiet: bool) -> None:
+    """Entry point of a :func:`train_missing` worker process."""
+    from .training import TrainConfig
+
+    _train(TrainConfig.from_dict(config), Path(path), quiet)
 
 
 def summarize(runs: dict[tuple[str, int], Run]) -> list[dict[str, Any]]:

@@ -160,6 +160,20 @@ def test_strip_run_metadata_removes_only_run_records():
     assert nb.cells[0] is injected
 
 
+def test_strip_run_metadata_merges_split_stream_outputs():
+    cell = nbformat.v4.new_code_cell("print(1); print(2)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text=["2\n", "3\n"]),
+                    nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "4"}, execution_count=1),
+                    nbformat.v4.new_output("stream", name="stdout", text="5\n")]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    strip_run_metadata(nb)
+    outputs = nb.cells[0].outputs
+    assert [o["output_type"] for o in outputs] == ["stream", "stream", "execute_result", "stream"]
+    assert outputs[0]["text"] == "1\n2\n3\n" and outputs[1]["text"] == "warning\n" and outputs[3]["text"] == "5\n"
+
+
 def test_resolve_names_accepts_stem_number_suffix_and_path():
     expected = "05_arcface"
     for typed in ("05_arcface", "05", "5", "arcface", "notebooks/05_arcface.ipynb"):

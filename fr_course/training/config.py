@@ -34,11 +34,14 @@ from typing import Any, Iterable, Mapping
 DATA_SOURCES = ("synthetic", "casia", "folder")
 SCHEDULES = ("multistep", "cosine", "poly")
 AMP_MODES = ("off", "bf16")
+#: Where training JPEGs are decoded (fr_course.data.device_decode): PIL in the DataLoader workers,
+#: batched decode_jpeg on the training device, or "auto" = the device when on CUDA and faster.
+DECODE_MODES = ("auto", "workers", "device")
 
 #: Fields a resumed run may change: they affect speed, bookkeeping or which epochs are evaluated,
 #: never the weights. (``epochs`` extends or shortens the run; see :func:`resume_differences`.)
 RESUME_MUTABLE = frozenset({
-    "epochs", "out_dir", "data_root", "device", "num_workers", "compile", "profile",
+    "epochs", "out_dir", "data_root", "device", "num_workers", "decode", "compile", "profile",
     "eval_every", "eval_batch_size", "log_every", "progress", "verbose",
 })
 
@@ -72,7 +75,9 @@ class TrainConfig:
         backbone's gradient, or None.
     Speed
         ``amp`` (``off``/``bf16`` autocast), ``channels_last``, ``compile`` (``torch.compile`` of
-        the backbone), ``num_workers`` (DataLoader), ``device`` (``auto``/``cpu``/``cuda[:N]``),
+        the backbone), ``num_workers`` (DataLoader), ``decode`` (``auto``/``workers``/``device``: where
+        training JPEGs are decoded, see :mod:`fr_course.data.device_decode`), ``device``
+        (``auto``/``cpu``/``cuda[:N]``),
         ``deterministic`` (deterministic algorithms during ``fit``; restored afterwards).
     Bookkeeping
         ``seed`` (weights, data order, flips, dropout); ``profile`` (its name, for reports);
@@ -117,6 +122,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     num_workers: int = 0
+    decode: str = "auto"
     device: str = "auto"
     deterministic: bool = False
 
@@ -141,6 +147,7 @@ class TrainConfig:
         _choice("data", self.data, DATA_SOURCES)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("amp", self.amp, AMP_MODES)
+        _choice("decode", self.decode, DECODE_MODES)
         for name in ("epochs", "embedding_dim", "width", "input_size", "eval_batch_size"):
             _at_least(name, getattr(self, name), 1)
         _at_least("batch_size", self.batch_size, 2)  # BatchNorm needs two images per step

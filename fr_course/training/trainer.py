@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from .. import losses, models
+from ..data import device_decode
 from ..data.transforms import normalize, random_hflip
 from . import checkpoint, distributed, rng
 from .checkpoint import CheckpointError, checkpoint_path
@@ -46,7 +47,7 @@ from .metrics import METRICS_NAME, MetricsLog
 from .optim import build_optimizer, build_scheduler
 from .report import (PROTOCOL_DETAIL, RESULTS_NAME, environment, format_accuracy, protocol_name,
                      verification_entry)
-from .sampling import make_loader, make_sampler, start_epoch
+from .sampling import make_loader, make_sampler, seed_worker, start_epoch
 from .sources import TrainingData, load_training_data
 
 
@@ -181,8 +182,17 @@ class Trainer:
         self.optimizer = build_optimizer([self.backbone, self.head], config)
 
         self.sampler = make_sampler(self.data.train, config.seed, self.dist.rank, self.dist.world_size)
-        self.loader = make_loader(self.data.train, self.sampler, config.batch_size // self.dist.world_size,
-                                  config.num_workers, pin_memory=self.device.type == "cuda")
+        self.decode = self._choose_decode()
+        if self.decode["choice"] == "device":
+            # the workers only read bytes; whole batches are decoded on the device (data.device_decode)
+            self.loader = device_decode.encoded_loader(
+                self.data.train, self.sampler, config.batch_size // self.dist.world_size, config.num_workers,
+                worker_init_fn=seed_worker, generator=torch.Generator())
+            self.decoder = device_decode.DeviceJpegDecoder(self.data.train, self.device, config.input_size)
+        else:
+            self.loader = make_loader(self.data.train, self.sampler, config.batch_size // self.dist.world_size,
+                                      config.num_workers, pin_memory=self.device.type == "cuda")
+            self.decoder = None
         self.steps_per_epoch = len(self.loader)
         if config.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, config.max_steps_per_epoch)
@@ -259,12 +269,37 @@ class Trainer:
             "verification": verification,
             "protocol": PROTOCOL_DETAIL,
             "environment": environment(self.device, self.dist.world_size),
+            "input": self.decode,
             "timings": {**self.timing,
                         "images_per_s": images / self.timing["train_s"] if self.timing["train_s"] else None},
             "files": {"results": str(self.out_dir / RESULTS_NAME),
                       "checkpoint": str(checkpoint_path(self.out_dir)),
                       "metrics": str(self.out_dir / METRICS_NAME)},
         }
+
+    def _choose_decode(self) -> dict[str, Any]:
+        """Where this run decodes its training JPEGs (``config.decode``), and why.
+
+        ``auto`` probes both paths on CUDA (:func:`~fr_course.data.device_decode.probe_decoders`) and
+        keeps the faster; the synthetic faces are already decoded, so they always take "workers".
+        """
+        mode, train = self.config.decode, self.data.train
+        encoded = hasattr(train, "_encoded")
+        if mode == "device" and not encoded:
+            raise ConfigError(f"decode='device' needs JPEG training data (data=casia or folder), not "
+                              f"data={self.config.data!r}")
+        if mode == "workers" or not encoded:
+            return {"decode": mode, "choice": "workers"}
+        if mode == "device":
+            return {"decode": mode, "choice": "device"}
+        if self.device.type != "cuda":
+            return {"decode": mode, "choice": "workers", "reason": "no CUDA device"}
+        probe = device_decode.probe_decoders(train, self.device, self.config.input_size,
+                                             self.config.batch_size // self.dist.world_size, self.config.num_workers)
+        if self.config.verbose and self.dist.is_main:
+            print(f"input pipeline: PIL in {self.config.num_workers} worker(s) {probe['workers_images_per_s']:.0f} "
+                  f"img/s, decode_jpeg on {self.device} {probe['device_images_per_s']:.0f} img/s -> {probe['choice']}")
+        return {"decode": mode, **probe}
 
     # ------------------------------------------------------------------ one epoch
     def _run_epoch(self, epoch: int) -> None:
@@ -307,7 +342,8 @@ class Trainer:
         window, window_start = [], time.perf_counter()
         bar = self._progress(epoch)
         try:
-            for _, (images, labels) in zip(range(self.steps_per_epoch), self.loader):
+            for _, batch in zip(range(self.steps_per_epoch), self.loader):
+                images, labels = batch if self.decoder is None else self.decoder(batch)
                 lr = self.scheduler.get_last_lr()[0]
                 value = self._train_step(images, labels, epoch, steps)
                 total += value
