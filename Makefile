@@ -3,7 +3,7 @@
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
 
-.PHONY: install quickstart book test unit book-check bench clean
+.PHONY: install quickstart book test unit book-check bench assignments clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ unit: $(STAMP)
 
 book-check: $(STAMP)
 	PY=$(PY) bash scripts/ci_book.sh check
+
+# Execute the assignment solutions and regenerate their student versions (make book does this too).
+assignments: $(STAMP)
+	$(PY) -m fr_course.assignments run
+	$(PY) -m fr_course.assignments make-student
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_losses.py

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The book's build and checks, one step per sub-command, for the Makefile and CI.
 #
-#   scripts/ci_book.sh notebooks   execute every chapter that exists (quick profile) with papermill
+#   scripts/ci_book.sh notebooks   execute every chapter (quick profile) and the assignment solutions with
+#                                  papermill, then regenerate the student versions of the assignments
 #   scripts/ci_book.sh build       jupyter-book build . -W --keep-going   (renders committed outputs)
 #   scripts/ci_book.sh nbval       re-execute the notebooks and compare their outputs (pytest --nbval)
 #   scripts/ci_book.sh site        the browser test of _build/html (headless Chromium)
@@ -21,6 +22,10 @@ have_notebooks() {
 
 step_notebooks() {
     "$PY" -m fr_course.notebooks run --profile quick
+    # the assignment solutions after the chapters (a3/a4 read runs that chapters 5 and 9 cached),
+    # then their student versions
+    "$PY" -m fr_course.assignments run
+    "$PY" -m fr_course.assignments make-student
 }
 
 step_build() {
@@ -37,9 +42,13 @@ step_nbval() {
     local cache="$PWD/.cache/nbval"
     rm -rf "$cache"
     export FR_COURSE_CACHE="$cache"
+    # The committed student versions of the assignments must be those the solutions generate now.
+    "$PY" -m fr_course.assignments make-student --check
     # --nbval-current-env: run the notebooks with this interpreter, whatever their kernelspec says.
+    # Chapters first, then the assignment solutions (collection order), which reuse the chapters'
+    # fresh runs; the student versions raise NotImplementedError by design and are not executed.
     "$PY" -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
-        --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
+        --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/ --ignore=notebooks/assignments/student
 }
 
 step_site() {
