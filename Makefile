@@ -3,7 +3,7 @@
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
 
-.PHONY: install quickstart book test unit book-check bench assignments clean
+.PHONY: install quickstart book test unit book-check bench bench-gpu assignments clean
 
 install: $(STAMP)
 
@@ -37,9 +37,21 @@ assignments: $(STAMP)
 	$(PY) -m fr_course.assignments run
 	$(PY) -m fr_course.assignments make-student
 
+# CPU benchmarks (ratios against a baseline measured in the same run); results in benchmarks/results/.
 bench: $(STAMP)
 	$(PY) benchmarks/bench_losses.py
 	$(PY) benchmarks/bench_pipeline.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_train.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_gpu.py          # says why and exits 0 without CUDA
+	$(PY) benchmarks/bench_gpu.py --index  # refreshes results/gpu.md for the book
+
+# On a machine with a CUDA GPU: throughput, trainer overhead and input pipeline at 112x112.
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/bench_gpu.py
+	$(PY) benchmarks/bench_train.py --profile paper --data synthetic-casia
+	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_gpu.py --index
 
 clean:
 	rm -rf _build runs .pytest_cache

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
 
 from fr_course.data.casia import CasiaWebFace  # noqa: E402
+from fr_course.data.device_decode import DeviceJpegDecoder, encoded_loader  # noqa: E402
 from fr_course.data.pairs import decode_image  # noqa: E402
 from fr_course.data.recordio import unpack  # noqa: E402
 from fr_course.data.transforms import normalize, random_hflip  # noqa: E402
@@ -104,25 +105,29 @@ def local_rates(dataset, count: int, repeats: int) -> dict[str, list[float]]:
     return rates
 
 
-def gpu_rate(dataset, batch_size: int, batches: int, repeats: int) -> list[float]:
-    """Images/s of read (CPU, this process) + batched nvJPEG decode + flip + normalise on the GPU."""
-    from torchvision.io import ImageReadMode, decode_jpeg
-
-    rng = np.random.default_rng(0)
-    flips = torch.Generator().manual_seed(1)
+def device_decode_rate(dataset, device: str, workers: int, batch_size: int, warmup: int, batches: int,
+                       repeats: int) -> list[float]:
+    """Images/s of the trainer's device path: workers read bytes (EncodedImages), the main process
+    decodes each batch with one decode_jpeg call on ``device``, then flip + normalise there."""
+    sampler = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0)).tolist()
+    loader = encoded_loader(dataset, sampler, batch_size, workers, persistent_workers=workers > 0)
+    decoder = DeviceJpegDecoder(dataset, device, dataset.image_size or 112)
+    flips = torch.Generator(device=device).manual_seed(1) if device != "cpu" else torch.Generator().manual_seed(1)
     rates = []
-    for r in range(repeats + 1):  # the first pass warms nvJPEG up
-        keys = rng.choice(dataset.keys, size=(batches, batch_size))
-        torch.cuda.synchronize()
+    for _ in range(repeats):
+        iterator = iter(loader)
+        for _ in range(warmup):
+            decoder(next(iterator))
+        if device != "cpu":
+            torch.cuda.synchronize()
         start = time.perf_counter()
-        for batch_keys in keys:
-            data = [torch.frombuffer(bytearray(unpack(dataset.record.read_idx(int(k)))[1]), dtype=torch.uint8)
-                    for k in batch_keys]
-            images = torch.stack(decode_jpeg(data, mode=ImageReadMode.RGB, device="cuda"))
+        for _ in range(batches):
+            images, _ = decoder(next(iterator))
             normalize(random_hflip(images, flips))
-        torch.cuda.synchronize()
-        if r:
-            rates.append(batches * batch_size / (time.perf_counter() - start))
+        if device != "cpu":
+            torch.cuda.synchronize()
+        rates.append(batches * batch_size / (time.perf_counter() - start))
+        del iterator
     return rates
 
 
@@ -156,10 +161,13 @@ def main() -> None:
         rows.append({"path": "CasiaWebFace + DataLoader + flip/normalise (CPU)", "workers": w,
                      "images_per_s": statistics.median(rates), "all_runs": rates})
         print(f"workers={w}: {statistics.median(rates):,.0f} images/s", file=sys.stderr)
-    if torch.cuda.is_available():
-        rates = gpu_rate(dataset, args.batch_size, args.batches, args.repeats)
-        rows.append({"path": "read on CPU + batched decode_jpeg/flip/normalise on GPU", "workers": 0,
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for w in workers:
+        rates = device_decode_rate(dataset, device, w, args.batch_size, args.warmup, args.batches, args.repeats)
+        rows.append({"path": f"EncodedImages + DataLoader, batched decode_jpeg + flip/normalise on {device} "
+                             f"(trainer decode='device')", "workers": w,
                      "images_per_s": statistics.median(rates), "all_runs": rates})
+        print(f"device path, workers={w}: {statistics.median(rates):,.0f} images/s", file=sys.stderr)
 
     load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     table = ["| path | workers | images/s |", "|---|---:|---:|"]
