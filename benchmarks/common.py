@@ -43,12 +43,19 @@ def machine() -> dict:
 
 
 def git_commit() -> str | None:
+    """The short commit, with ``-dirty`` if tracked files differ from it.
+
+    Changes under ``benchmarks/results/`` do not count: ``make bench`` runs the scripts one after
+    another, and the files an earlier script has just rewritten do not change what a later one measures.
+    """
+    here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
+                             cwd=here, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+                                 ":(exclude,top)benchmarks/results"], capture_output=True, text=True,
+                                cwd=here).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if status else "")
     except (OSError, subprocess.CalledProcessError):
         return None
 

@@ -73,24 +73,9 @@ def test_encoded_loader_follows_the_sampler_and_probe_reports_both_paths(tmp_pat
         EncodedImages(torch.utils.data.TensorDataset(torch.zeros(2)))
 
 
-def _casia_root(tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data_scripts"))
-    try:
-        import make_synthetic_casia
-    finally:
-        sys.path.pop(0)
-    root = tmp_path / "casia"
-    assert make_synthetic_casia.main(["--out", str(root), "--scale", "0.0005", "--image-size", str(SIZE),
-                                      "--pairs-per-fold", "2"]) == 0
-    return root
-
-
 @pytest.mark.parametrize("decode", ["device", "workers", "auto"])
-def test_trainer_decode_modes_on_casia(tmp_path, decode, capsys):
-    root = _casia_root(tmp_path)
+def test_trainer_decode_modes_on_casia(tmp_path, decode, synthetic_casia):
+    root = synthetic_casia(SIZE)
     config = get_profile("smoke", data="casia", data_root=str(root), input_size=SIZE, decode=decode,
                          epochs=1, max_steps_per_epoch=2, out_dir=str(tmp_path / "run"), verbose=False)
     trainer = Trainer(config)
