@@ -80,14 +80,17 @@ class EqM(CosFace):
         if self.num_classes < 2 or labels.numel() == 0:
             return None
         with full_precision(self.weight.device):
-            w = F.normalize(self.weight.to(compute_dtype(self.weight)), dim=1)
+            weight = self.weight.to(compute_dtype(self.weight))
             classes = torch.unique(labels)
-            w_batch = w[classes]
             # Find each class's nearest other prototype without building a graph over the (|B|, C)
-            # similarity matrix; the gradient of a max only reaches its argmax, recomputed below.
+            # similarity matrix or the (C, d) normalisation: the gradient of a max reaches only its
+            # argmax, so only the 2|B| rows used below are normalised with a graph.
             with torch.no_grad():
-                sim = w_batch @ w.T
+                w = F.normalize(weight, dim=1)
+                sim = w[classes] @ w.T
                 sim[torch.arange(classes.numel(), device=sim.device), classes] = -float("inf")
                 nearest = sim.argmax(dim=1)
-            closest = (w_batch * w[nearest]).sum(dim=1)
+            w_batch = F.normalize(weight[classes], dim=1)
+            w_nearest = F.normalize(weight[nearest], dim=1)
+            closest = (w_batch * w_nearest).sum(dim=1)
             return self.inter_weight * F.relu(closest - self.inter_ceiling).mean()
