@@ -127,7 +127,8 @@ def markdown(summary: list[dict], records: list[dict], config: dict, seeds: list
         f"Quick profile: synthetic faces (preset `{config['synthetic_preset']}`), ResNet-18 of width "
         f"{config['width']} at {config['input_size']} px, {config['embedding_dim']}-d embeddings, "
         f"{config['epochs']} epochs, batch {config['batch_size']}, lr {config['lr']} ({config['schedule']}), "
-        f"device {config['device']} (each run trained on one CPU thread, as the chapters train them). Accuracy: LFW 10-fold protocol on the synthetic test pairs, in %. "
+        f"device {config['device']} (each run trained on one CPU thread, as the chapters train them). "
+        "Accuracy: LFW 10-fold protocol on the synthetic test pairs, in %. "
         "Mean ± population std (ddof = 0) over seeds; EqM and HSM are reconstructions from the abstracts.",
         "",
         "| loss | name | seeds | accuracy (mean ± std) | " + " | ".join(seed_cols) + " |",
