@@ -21,7 +21,7 @@ import yaml
 from fr_course import results
 from fr_course.notebooks import book, colab, runner
 from fr_course.notebooks.__main__ import main as cli_main
-from fr_course.notebooks.clean import INJECTED_TAG, strip_run_metadata
+from fr_course.notebooks.clean import HIDE_CELL, INJECTED_TAG, REMOVE_CELL, strip_run_metadata, tag_setup_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = "https://github.com/example-org/example-course"
@@ -81,7 +81,9 @@ def test_runner_strips_run_metadata_keeps_counts_and_uses_this_python(mini_book)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
     assert code[0].outputs == []  # the Colab cell prints nothing off Colab
-    assert code[1].metadata["tags"] == ["parameters"]
+    # the runner tags the setup cells for the website (fr_course.notebooks.clean.tag_setup_cells)
+    assert code[0].metadata["tags"] == ["colab-setup", REMOVE_CELL]
+    assert code[1].metadata["tags"] == ["parameters", HIDE_CELL]
     texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in code[2:]]
     assert texts[0] == "42\n"
     tqdm_flag, executable = texts[1].splitlines()
@@ -158,6 +160,61 @@ def test_strip_run_metadata_removes_only_run_records():
     nb.cells.insert(0, injected)
     strip_run_metadata(nb, drop_injected=False)
     assert nb.cells[0] is injected
+
+
+def _chapter_like():
+    """Colab cell, title, imports, parameters, Chapter(...) cell, prose, an experiment cell."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('PROFILE = "quick"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        colab.make_colab_cell(URL),
+        nbformat.v4.new_markdown_cell("# 1. Demo\n\nWhat the chapter shows."),
+        nbformat.v4.new_code_cell("import math"),
+        params,
+        nbformat.v4.new_code_cell("chapter = Chapter(PROFILE)"),
+        nbformat.v4.new_markdown_cell("## Motivation"),
+        nbformat.v4.new_code_cell("print(math.pi)"),
+    ]
+    nb.cells[0].metadata["tags"] = ["colab-setup"]  # as committed before the rule existed
+    return nb
+
+
+def test_tag_setup_cells_removes_the_colab_cell_and_collapses_the_setup():
+    nb = tag_setup_cells(_chapter_like())
+    tags = [cell.metadata.get("tags") for cell in nb.cells]
+    assert tags == [["colab-setup", REMOVE_CELL], None, [HIDE_CELL], ["parameters", HIDE_CELL], [HIDE_CELL], None, None]
+    sources = [cell.source for cell in _chapter_like().cells]
+    assert [cell.source for cell in nb.cells] == sources  # only tags change
+    # idempotent: applying it again (every re-run of the runner) adds nothing
+    assert [cell.metadata.get("tags") for cell in tag_setup_cells(nb).cells] == tags
+
+
+def test_tag_setup_cells_leaves_a_cell_after_the_parameters_that_is_not_chapter():
+    nb = _chapter_like()
+    nb.cells[4].source = "x = 1"
+    tag_setup_cells(nb)
+    assert nb.cells[4].metadata.get("tags") is None and nb.cells[6].metadata.get("tags") is None
+    # without a parameters cell only the Colab rule applies
+    nb = _chapter_like()
+    del nb.cells[3].metadata["tags"]
+    tag_setup_cells(nb)
+    assert [cell.metadata.get("tags") for cell in nb.cells if cell.cell_type == "code"] == [
+        ["colab-setup", REMOVE_CELL], None, None, None, None]
+
+
+def test_committed_notebooks_follow_the_setup_cell_rule():
+    """Every chapter and assignment solution is tagged as the runner tags it (metadata only)."""
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "assignments").glob("*.ipynb"))
+    problems = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        before = [list(cell.metadata.get("tags") or []) for cell in nb.cells]
+        after = [list(cell.metadata.get("tags") or []) for cell in tag_setup_cells(nb).cells]
+        if before != after:
+            problems.append(path.relative_to(ROOT).as_posix())
+    if problems:
+        pytest.xfail("not yet re-run by the runner (which tags them): " + ", ".join(problems))
 
 
 def test_strip_run_metadata_merges_split_stream_outputs():

@@ -13,6 +13,8 @@ from pathlib import Path
 from . import book
 
 COLAB_TAG = "colab-setup"
+# myst-nb leaves a cell with this tag out of the web page: the cell is for Colab, not for readers.
+REMOVE_CELL_TAG = "remove-cell"
 
 _TEMPLATE = '''\
 # On Google Colab only: install the course package (does nothing elsewhere).
@@ -37,11 +39,12 @@ def colab_cell_source(url: str | None = None, root: str | Path | None = None) ->
 
 
 def make_colab_cell(url: str | None = None, root: str | Path | None = None):
-    """A new nbformat code cell holding :func:`colab_cell_source`, tagged ``colab-setup``."""
+    """A new nbformat code cell holding :func:`colab_cell_source`, tagged ``colab-setup`` (and
+    ``remove-cell``, which keeps it off the web page)."""
     import nbformat
 
     cell = nbformat.v4.new_code_cell(colab_cell_source(url, root))
-    cell.metadata["tags"] = [COLAB_TAG]
+    cell.metadata["tags"] = [COLAB_TAG, REMOVE_CELL_TAG]
     return cell
 
 

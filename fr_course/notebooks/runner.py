@@ -3,7 +3,8 @@
 Each notebook runs in a temporary folder (its working directory is still ``notebooks/``, as under
 nbval) and is copied over its destination only when every cell succeeded, so a failed run never
 damages a committed notebook. The copy is cleaned by :mod:`.clean` (no timing records, no injected
-cell, execution counts kept) and written atomically.
+cell, execution counts kept), its setup cells are tagged for the website
+(:func:`.clean.tag_setup_cells`) and it is written atomically.
 
 Profiles: ``quick`` runs the committed notebooks with their own defaults (no parameter is injected,
 so the committed file shows exactly the code that produced its outputs) and writes them back in
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import book
-from .clean import strip_run_metadata
+from .clean import strip_run_metadata, tag_setup_cells
 
 PROFILES = ("quick", "full")
 KERNEL_NAME = "python3"
@@ -140,6 +141,7 @@ def execute_notebook(
             raise NotebookRunError(f"{source.name}: {_describe_failure(source_nb, error)}") from error
         seconds = time.perf_counter() - start
         executed = strip_run_metadata(nbformat.read(executed_path, as_version=4), drop_injected=drop_injected)
+        tag_setup_cells(executed)
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(f".{destination.name}.partial")
         nbformat.write(executed, partial)
