@@ -120,9 +120,13 @@ def arcface_frozen_shift(x, w, y, shift, s=64.0):
 
 
 def combined(x, w, y, s=64.0, m1=1.0, m2=0.3, m3=0.2):
+    # Past m1·θ + m2 = π: cos θ - m3 - δ, δ = the larger of ArcFace's m2·sin m2 and the shift
+    # 1 + cos θ_b that joins the pieces at θ_b = (π - m2)/m1 (the project's monotone fallback).
+    shift = max(m2 * math.sin(m2), 1.0 + math.cos((math.pi - m2) / m1))
+
     def target(i, c):
         a = m1 * angle(c) + m2
-        return math.cos(a) - m3 if a <= math.pi else c - m3 - m2 * math.sin(m2)
+        return math.cos(a) - m3 if a <= math.pi else c - m3 - shift
 
     return _ce_with_target(cosines(x, w), y, s, target)
 
@@ -203,20 +207,22 @@ def hsm(x, w, y, class_counts, s=64.0, m_max=0.5, m_p=0.1, tau=0.9):
     return hsm_with_mu(x, w, y, class_counts, mu, s, m_max)
 
 
-def eqm(x, w, y, s=64.0, m=0.35, intra_weight=1.0, intra_floor=0.5):
+def eqm(x, w, y, s=64.0, t1=0.7, t2=0.1):
+    """EqM (reconstructed), written in its hinge form, not as clipped logits.
+
+    L_i = log(1 + Σ_{j≠y} exp(s·([cos_j - t2]_+ + [t1 - cos_y]_+ - (t1 - t2)))), which the spec
+    states equals CE on z_y = s·min(cos_y, t1), z_j = s·max(cos_j, t2): computing it this other
+    way also checks that identity.
+    """
     cos = cosines(x, w)
-    ce = cosface(x, w, y, s, m)
-    hinge = np.array([max(0.0, intra_floor - cos[i, label]) for i, label in enumerate(y)])
-    return ce + intra_weight * hinge
-
-
-def eqm_inter(w, y, inter_weight=1.0, inter_ceiling=0.3):
-    w_hat = unit(w)
-    terms = []
-    for c in sorted(set(int(v) for v in y)):
-        nearest = max(float(w_hat[c] @ w_hat[o]) for o in range(len(w_hat)) if o != c)
-        terms.append(max(0.0, nearest - inter_ceiling))
-    return inter_weight * float(np.mean(terms))
+    out = np.empty(len(y))
+    for i, label in enumerate(y):
+        pull = max(0.0, t1 - cos[i, label])
+        exponents = np.array([s * (max(0.0, c - t2) + pull - (t1 - t2))
+                              for j, c in enumerate(cos[i]) if j != label])
+        top = max(0.0, exponents.max())  # log(exp(0) + Σ exp(e)) with a stable shift
+        out[i] = top + math.log(math.exp(-top) + np.sum(np.exp(exponents - top)))
+    return out
 
 
 def hard_mining(base_losses, alpha=1.5, beta=1.1, A=35.0, B=0.75, form="eq4"):

@@ -55,8 +55,7 @@ def test_head_interface(name):
     assert per_sample.shape == (len(y),) and per_sample.dtype == torch.float32
     loss = head(x, y)
     assert loss.ndim == 0
-    if name != "eqm":
-        torch.testing.assert_close(loss, per_sample.mean())
+    torch.testing.assert_close(loss, per_sample.mean())
     if name == "sface":
         with pytest.raises(NotImplementedError):
             head.logits(x, y)
@@ -64,7 +63,7 @@ def test_head_interface(name):
         assert head.logits(x, y).shape == (len(y), C)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("sface", "hard_mining", "eqm")])
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("sface", "hard_mining")])
 def test_per_sample_is_cross_entropy_of_logits(name):
     head = build(name).eval()
     x, y = batch()
@@ -109,7 +108,7 @@ def test_hard_mining_weight_and_state_are_the_base_ones():
     ("combined", {"m1": 1.0, "m2": 0.0, "m3": 0.0}),
     ("sv_softmax", {"m": 0.0, "t": 1.0, "s": 64.0}),
     ("sv_softmax", {"m": 0.0, "t": 1.0, "s": 64.0, "margin_type": "arc", "form": "fixed"}),
-    ("eqm", {"m": 0.0, "intra_weight": 0.0}),
+    ("eqm", {"t1": 1.0, "t2": -1.0}),
     ("hsm", {"m_max": 0.0, "m_p": 0.0}),
 ])
 def test_zero_margin_reduces_to_normface(name, hp):
@@ -151,11 +150,11 @@ def test_hard_mining_with_shut_gate_is_zero():
     assert head(x, y).item() == 0.0
 
 
-def test_hard_mining_adds_the_base_batch_term():
-    head = build("hard_mining", base="eqm", A=1e6, B=0.0)
+def test_hard_mining_over_eqm_is_the_mean_of_the_gated_losses():
+    head = build("hard_mining", base="eqm", base_kwargs={"s": 8.0}, A=1e6, B=0.0)
     x, y = batch()
-    expected = head.per_sample(x, y).mean() + head.base.batch_term(y)
-    torch.testing.assert_close(head(x, y), expected)
+    assert head.batch_term(y) is None  # EqM (reconstructed) has no batch-level term any more
+    torch.testing.assert_close(head(x, y), head.per_sample(x, y).mean())
 
 
 # ----------------------------------------------------------------------------- SphereFace state
@@ -226,8 +225,11 @@ BAD_HPARAMS = [
     ("hsm", {"class_counts": [1, 2, -3, 4, 5]}, "class_counts"),
     ("hsm", {"class_counts": [[1, 2, 3, 4, 5]]}, "class_counts"),
     ("hsm", {"class_counts": COUNTS, "tau": 1.5}, "tau"),
-    ("eqm", {"intra_floor": 2.0}, "intra_floor"),
-    ("eqm", {"inter_weight": -1.0}, "inter_weight"),
+    ("eqm", {"t1": 1.5}, "t1"),
+    ("eqm", {"t2": -1.2}, "t2"),
+    ("eqm", {"t1": 0.3, "t2": 0.3}, "t2"),
+    ("eqm", {"t1": 0.2, "t2": 0.5}, "t1"),
+    ("eqm", {"s": 0.0}, "s"),
     ("hard_mining", {"base": "hard_mining"}, "base"),
     ("hard_mining", {"base": "nope"}, "base"),
     ("hard_mining", {"alpha": 0.0}, "alpha"),
@@ -304,8 +306,7 @@ def test_describe_reads_the_signatures():
     assert dict(by_name["hard_mining"].hparams, base_kwargs={}) == {
         "base": "softmax", "base_kwargs": {}, "alpha": 1.5, "beta": 1.1, "A": 35.0, "B": 0.75, "form": "eq4"}
     assert by_name["hsm"].hparams["class_counts"] is losses.REQUIRED
-    assert by_name["eqm"].hparams == {"s": 64.0, "m": 0.35, "intra_weight": 1.0, "intra_floor": 0.5,
-                                     "inter_weight": 1.0, "inter_ceiling": 0.3}
+    assert by_name["eqm"].hparams == {"s": 64.0, "t1": 0.7, "t2": 0.1}
     assert by_name["combined"].hparams == {"s": 64.0, "m1": 1.0, "m2": 0.3, "m3": 0.2}
     for name in ("eqm", "hsm"):
         assert "(reconstructed)" in by_name[name].summary

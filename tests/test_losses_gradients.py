@@ -84,7 +84,9 @@ GRADCHECK_CASES = [
     ("combined", {}),
     ("combined", {"m1": 1.35, "m2": 0.5, "m3": 0.1, "s": 16.0}),
     ("eqm", {}),
-    ("eqm", {"inter_ceiling": -0.5, "intra_floor": 0.9}),
+    ("eqm", {"s": 8.0, "t1": 0.5, "t2": -0.3}),
+    ("eqm", {"s": 16.0, "t1": 0.9, "t2": 0.4}),
+    ("eqm", {"s": 8.0, "t1": 1.0, "t2": -1.0}),
     ("hsm", {"class_counts": COUNTS}),
     ("hsm", {"class_counts": COUNTS, "s": 10.0, "tau": 0.3, "m_p": 0.3}),
     *[("sv_softmax", dict(margin_type=mt, form=form, t=t))
@@ -99,7 +101,21 @@ GRADCHECK_CASES = [
 @pytest.mark.parametrize("name,hp", GRADCHECK_CASES, ids=str)
 def test_gradcheck(name, hp):
     x, w, y = inputs()
+    if name == "eqm":  # away from the kinks, and with both sides of each threshold present
+        assert_clear_of_eqm_kinks(x, w, y, hp.get("t1", 0.7), hp.get("t2", 0.1))
     assert gradcheck_head(losses.build(name, D, C, **hp), x, w, y)
+
+
+def assert_clear_of_eqm_kinks(x, w, y, t1, t2, gap=1e-3):
+    cos = ref.cosines(x, w)
+    rows = np.arange(len(y))
+    target = cos[rows, y]
+    others = np.delete(cos, y + rows * cos.shape[1])  # flattened non-target cosines
+    assert np.abs(target - t1).min() > gap and np.abs(others - t2).min() > gap
+    if t1 < 1.0:
+        assert (target > t1).any() and (target < t1).any()
+    if t2 > -1.0:
+        assert (others > t2).any() and (others < t2).any()
 
 
 def test_gradcheck_hard_mining_where_the_gate_is_steep():
@@ -231,3 +247,63 @@ def test_learnable_scale_gets_a_gradient():
     head(torch.from_numpy(x).float(), torch.from_numpy(y)).backward()
     assert isinstance(head.s, nn.Parameter) and head.s.grad is not None and head.s.grad != 0
     assert not math.isclose(float(head.s.grad), 0.0)
+
+
+# ----------------------------------------------------------------------------- EqM's silent region
+
+def eqm_single_sample_grads(s, t1, t2, cos_y, cos_others, seed=0):
+    """Autograd gradients (x, W) for one sample with the given target and non-target cosines.
+
+    The prototypes are orthonormal, so one sample fixes its cosine with every class.
+    """
+    rng = np.random.default_rng(seed)
+    dim = C + 1
+    w = np.linalg.qr(rng.standard_normal((dim, dim)))[0][:C] * rng.uniform(0.5, 2.0, (C, 1))
+    cosines = np.asarray(cos_others, dtype=np.float64).copy()
+    cosines = np.insert(cosines, 0, cos_y)  # the sample's label is 0
+    rest = math.sqrt(1.0 - float(np.sum(cosines ** 2)))
+    basis = np.linalg.qr(rng.standard_normal((dim, dim)))[0]
+    w_hat = w / np.linalg.norm(w, axis=1, keepdims=True)
+    # x̂ = Σ cos_j Ŵ_j + rest·u with u orthogonal to every Ŵ_j.
+    u = basis[:, 0] - w_hat.T @ (w_hat @ basis[:, 0])
+    u /= np.linalg.norm(u)
+    x = (cosines @ w_hat + rest * u)[None, :] * 2.5
+    head = losses.build("eqm", dim, C, s=s, t1=t1, t2=t2)
+    np.testing.assert_allclose(ref.cosines(x, w)[0], cosines, atol=1e-12)
+    return autograd_grads(head, x, w, np.array([0]))
+
+
+@pytest.mark.parametrize("s", [1.0, 64.0, 1000.0])
+@pytest.mark.parametrize("t1,t2,cos_y,cos_others", [
+    (0.7, 0.1, 0.75, [0.05, -0.1, 0.0, -0.3]),
+    (0.5, -0.2, 0.55, [-0.25, -0.3, -0.22, -0.4]),
+    (0.9, 0.6, 0.92, [0.3, -0.1, 0.0, 0.05]),
+])
+def test_eqm_sample_meeting_both_limits_has_exactly_zero_gradient(s, t1, t2, cos_y, cos_others):
+    gx, gw = eqm_single_sample_grads(s, t1, t2, cos_y, cos_others)
+    assert np.all(gx == 0.0) and np.all(gw == 0.0)
+
+
+def test_eqm_target_prototype_gets_no_gradient_once_cos_y_reaches_t1():
+    t1, t2 = 0.7, 0.1
+    # cos θ_y above t1, two non-targets above t2: only those two prototypes (and x) move.
+    gx, gw = eqm_single_sample_grads(8.0, t1, t2, cos_y=0.75, cos_others=[0.3, 0.2, 0.0, -0.2])
+    assert np.all(gw[0] == 0.0)
+    assert np.all(gw[3] == 0.0) and np.all(gw[4] == 0.0)  # cos θ_j ≤ t2: no gradient
+    assert np.abs(gw[1]).max() > 1e-4 and np.abs(gw[2]).max() > 1e-4 and np.abs(gx).max() > 1e-4
+
+
+def test_eqm_non_target_prototypes_get_no_gradient_below_t2():
+    t1, t2 = 0.7, 0.1
+    # cos θ_y below t1 (a hard sample), every non-target below t2: only W_y (and x) move.
+    gx, gw = eqm_single_sample_grads(8.0, t1, t2, cos_y=0.4, cos_others=[0.05, 0.0, -0.3, -0.6])
+    assert np.all(gw[1:] == 0.0)
+    assert np.abs(gw[0]).max() > 1e-4 and np.abs(gx).max() > 1e-4
+
+
+def test_eqm_gradient_equals_finite_difference_of_the_hinge_form():
+    x, w, y = inputs(seed=6)
+    hp = dict(s=8.0, t1=0.6, t2=0.0)
+    assert_clear_of_eqm_kinks(x, w, y, hp["t1"], hp["t2"])
+    got = autograd_grads(losses.build("eqm", D, C, **hp), x, w, y)
+    assert_grads_close(got, numeric_grads(lambda x_, w_: ref.eqm(x_, w_, y, **hp), x, w))

@@ -88,9 +88,12 @@ MARGIN_CASES = [
     ("combined", {"m1": 1.35, "m2": 0.5, "m3": 0.1}, lambda x, w, y: ref.combined(x, w, y, 64.0, 1.35, 0.5, 0.1)),
     ("sface", {}, lambda x, w, y: ref.sface(x, w, y)),
     ("sface", {"s": 10.0, "k": 10.0, "a": 1.0, "b": 1.5}, lambda x, w, y: ref.sface(x, w, y, 10.0, 10.0, 1.0, 1.5)),
+    ("combined", {"m1": 1.35, "m2": 0.25, "m3": 0.1},
+     lambda x, w, y: ref.combined(x, w, y, 64.0, 1.35, 0.25, 0.1)),
     ("eqm", {}, lambda x, w, y: ref.eqm(x, w, y)),
-    ("eqm", {"intra_weight": 3.0, "intra_floor": -0.2, "m": 0.1},
-     lambda x, w, y: ref.eqm(x, w, y, 64.0, 0.1, 3.0, -0.2)),
+    ("eqm", {"s": 16.0, "t1": 0.5, "t2": -0.2}, lambda x, w, y: ref.eqm(x, w, y, 16.0, 0.5, -0.2)),
+    ("eqm", {"t1": 0.95, "t2": 0.6}, lambda x, w, y: ref.eqm(x, w, y, 64.0, 0.95, 0.6)),
+    ("eqm", {"s": 30.0, "t1": 1.0, "t2": -1.0}, lambda x, w, y: ref.normface(x, w, y, 30.0)),
 ]
 SV_CASES = [
     (dict(m=m, t=t, margin_type=mt, form=form))
@@ -169,7 +172,8 @@ def test_sphereface_lambda_schedule_custom():
         assert float(head.current_lambda()) == pytest.approx(ref.sphereface_lambda(it, 50.0, 0.5, 2.0, 0.1), rel=1e-12)
 
 
-def test_sphereface_training_reads_counter_before_increment():
+def test_sphereface_training_counts_the_call_before_computing_lambda():
+    # the official Caffe layer increments its counter first: the first call uses it = 1 (λ ≈ 892.9)
     x, w, y = make_batch(seed=3)
     head = losses.build("sphereface", D, C).train()
     with torch.no_grad():
@@ -178,8 +182,17 @@ def test_sphereface_training_reads_counter_before_increment():
     head = head.double()
     for it in range(3):
         got = head.per_sample(xt, torch.from_numpy(y)).detach().numpy()
-        np.testing.assert_allclose(got, ref.sphereface(x64(x), w, y, 4, ref.sphereface_lambda(it)), rtol=1e-9)
+        np.testing.assert_allclose(got, ref.sphereface(x64(x), w, y, 4, ref.sphereface_lambda(it + 1)), rtol=1e-9)
     assert int(head.iteration) == 3
+    assert ref.sphereface_lambda(1) == pytest.approx(1000.0 / 1.12)
+
+
+def test_sphereface_counter_does_not_move_on_bad_input():
+    head = losses.build("sphereface", D, C).train()
+    x = torch.randn(4, D)
+    with pytest.raises(ValueError):
+        head.per_sample(x, torch.tensor([0, 1, 2, C]))
+    assert int(head.iteration) == 0
 
 
 HSM_CASES = [
@@ -218,20 +231,71 @@ def test_hsm_logits_have_pseudo_margin_on_saturated_samples_only():
     np.testing.assert_allclose(z, want, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("hp", [{}, {"inter_weight": 2.0, "inter_ceiling": -0.1}])
-def test_eqm_batch_term_and_forward(hp):
+@pytest.mark.parametrize("t1,t2", [(0.7, 0.1), (0.5, -0.2), (0.9, 0.3)])
+def test_eqm_logits_are_clipped_cosines_and_forward_is_the_mean(t1, t2):
     x, w, y = make_batch()
-    y = y.copy()
-    y[:3] = y[0]  # repeated classes count once in B
-    head = losses.build("eqm", D, C, **hp).double()
+    head = losses.build("eqm", D, C, s=20.0, t1=t1, t2=t2).double()
     with torch.no_grad():
         head.weight.copy_(torch.from_numpy(w))
-    inter = ref.eqm_inter(w, y, hp.get("inter_weight", 1.0), hp.get("inter_ceiling", 0.3))
-    assert inter > 0, "the ceiling must be active for this test to mean anything"
-    got = head.batch_term(torch.from_numpy(y)).item()
-    assert got == pytest.approx(inter, rel=1e-10)
-    total = head(torch.from_numpy(x64(x)), torch.from_numpy(y)).item()
-    assert total == pytest.approx(ref.eqm(x64(x), w, y).mean() + inter, rel=1e-10)
+    xt, yt = torch.from_numpy(x64(x)), torch.from_numpy(y)
+    z = head.logits(xt, yt).detach().numpy()
+    cos = ref.cosines(x64(x), w)
+    rows = np.arange(len(y))
+    want = 20.0 * np.maximum(cos, t2)
+    want[rows, y] = 20.0 * np.minimum(cos[rows, y], t1)
+    np.testing.assert_allclose(z, want, rtol=1e-12, atol=1e-12)
+    # Both sides of both thresholds occur in the batch, so the clipping is exercised.
+    off = np.ones_like(cos, dtype=bool)
+    off[rows, y] = False
+    assert (cos[rows, y] > t1).any() and (cos[rows, y] < t1).any()
+    assert (cos[off] > t2).any() and (cos[off] < t2).any()
+    assert head.batch_term(yt) is None
+    assert head(xt, yt).item() == pytest.approx(ref.eqm(x64(x), w, y, 20.0, t1, t2).mean(), rel=1e-12)
+
+
+def test_eqm_loss_floor_is_the_offset_term():
+    # A sample that meets both limits has L = log(1 + (C-1)·exp(-s(t1 - t2))), whatever its cosines.
+    w = np.eye(C, D)
+    x = np.eye(C, D)  # each sample on its own prototype: cos θ_y = 1 ≥ t1, cos θ_j = 0 ≤ t2
+    y = np.arange(C)
+    for s, t1, t2 in ((64.0, 0.7, 0.1), (8.0, 0.9, 0.3), (2.0, 0.5, 0.0)):
+        head = losses.build("eqm", D, C, s=s, t1=t1, t2=t2).double()
+        got = run_head(head, x, w, y, torch.float64)
+        np.testing.assert_allclose(got, math.log1p((C - 1) * math.exp(-s * (t1 - t2))), rtol=1e-9, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------- combined margin
+
+
+COMBINED_GRID = [(m1, m2, m3) for m1 in (0.8, 1.0, 1.2, 1.35, 2.0, 4.0)
+                 for m2 in (0.0, 0.1, 0.25, 0.5, 1.0) for m3 in (0.0, 0.1, 0.35)]
+
+
+@pytest.mark.parametrize("m1,m2,m3", COMBINED_GRID)
+def test_combined_target_logit_never_increases_with_theta(m1, m2, m3):
+    # The fallback exists so that z_y keeps falling as θ grows; it must not jump up at
+    # θ_b = (π - m2)/m1, which ArcFace's own shift m2·sin m2 would do for m1 > 1.
+    head = losses.build("combined", 2, 1, s=1.0, m1=m1, m2=m2, m3=m3).double()
+    theta = torch.linspace(0.0, math.pi, 20001, dtype=torch.float64)
+    boundary = (math.pi - m2) / m1
+    if 0.0 < boundary < math.pi:  # sample both sides of the boundary closely
+        theta = torch.cat([theta, boundary + torch.tensor([-1e-9, 0.0, 1e-9], dtype=torch.float64)])
+        theta = theta.sort().values
+    z = head.target(torch.cos(theta), torch.zeros_like(theta, dtype=torch.long))
+    steps = z[1:] - z[:-1]
+    assert steps.max().item() <= 1e-12, (m1, m2, m3, steps.max().item())
+
+
+def test_combined_fallback_is_continuous_for_m1_above_one_and_arcface_for_m1_one():
+    head = losses.build("combined", 2, 1, s=1.0, m1=1.35, m2=0.25, m3=0.1).double()
+    boundary = (math.pi - 0.25) / 1.35
+    just = torch.tensor([boundary - 1e-7, boundary + 1e-7], dtype=torch.float64)
+    z = head.target(torch.cos(just), torch.zeros(2, dtype=torch.long))
+    assert abs(z[1].item() - z[0].item()) < 1e-5  # was a jump of +0.40 with m2·sin m2
+    head = losses.build("combined", 2, 1, s=1.0, m1=1.0, m2=0.3, m3=0.2).double()
+    past = torch.tensor([math.cos(3.0)], dtype=torch.float64)
+    want = math.cos(3.0) - 0.2 - 0.3 * math.sin(0.3)
+    assert head.target(past, torch.zeros(1, dtype=torch.long)).item() == pytest.approx(want, rel=1e-12)
 
 
 HM_BASES = [  # (base, base_kwargs, reference, embedding norms giving easy and hard samples)

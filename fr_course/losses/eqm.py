@@ -1,55 +1,63 @@
-"""Chapter 6 — EqM (reconstructed): an intra-class floor and equalised inter-class margins."""
+"""Chapter 6 — EqM (reconstructed): cross-entropy on cosines clipped at two thresholds."""
 
 from __future__ import annotations
-
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import (
-    check_non_negative,
-    check_range,
-    compute_dtype,
-    cross_entropy,
-    full_precision,
-    target_column,
-)
-from .cosface import CosFace
+from .base import MarginLoss, check_range, replace_target, target_column
 
 
-class EqM(CosFace):
-    """EqM (reconstructed): CosFace plus an intra-class floor and an equal inter-class ceiling.
+class EqM(MarginLoss):
+    """EqM (reconstructed): softmax on cosines clipped below t1 (target) and above t2 (others).
 
-    **Reconstruction, not the published method.** Only the abstract of the paper was available:
-    EqM bounds the intra-class similarity from below using hard-sample mining, bounds the
-    inter-class similarity from above with margins equal for every class (against data
-    imbalance), and is stable to the scale s. This module implements the course's reading of it.
+    **A reconstruction, not the published method**: the course could not read the paper's text.
+    What it is built from:
 
-    Formula:
+    * the abstract (primary source): EqM sets a *lower limit on the intra-class similarity*
+      (through hard-sample mining) and an *upper limit on the inter-class similarity* (margins
+      equal for every class, against data imbalance), builds on the normalised softmax and is
+      stable when the scale s changes;
+    * a public study note about the paper (a **secondary** source, not the paper itself), which
+      describes its Eq. 7 as using the per-sample cosines ``cos θ_{i,y_i}`` and ``cos θ_{i,j}``,
+      a lower limit ``t1`` on the first, an upper limit ``t2`` on the second, an "offset"
+      ``t1 - t2``, a heavier penalty on hard samples (``cos θ_{i,y_i} < t1``), and gradients that
+      are non-zero only inside those intervals.
 
-    * per sample: ``L_i = CE_i + intra_weight·max(0, intra_floor - cos θ_y)``, with ``CE_i`` the
-      CosFace loss (``z_y = s(cos θ_y - m)``, ``z_j = s·cos θ_j``); the hinge is non-zero only on
-      hard samples (target cosine below the floor);
-    * per batch (:meth:`batch_term`, added once to the mean): for the set B of distinct labels,
-      ``L_inter = inter_weight · mean_{c∈B} max(0, max_{c'≠c} Ŵ_c·Ŵ_{c'} - inter_ceiling)``, the
-      same ceiling for every class (equalised margins between nearest prototypes);
-    * ``forward = per_sample.mean() + L_inter``.
+    Formula (cross-entropy on clipped cosines)::
 
-    Paper: J. Sun et al., "An Equalized Margin Loss for Face Recognition", IEEE Transactions on
-    Multimedia, 2020, doi:10.1109/TMM.2020.2966863 — the course worked from the abstract
-    only; see above.
+        z_y = s·min(cos θ_y, t1),    z_j = s·max(cos θ_j, t2)  (j ≠ y),    L_i = CE(z_i, y_i)
 
-    Detached: nothing (the nearest prototype c' is chosen by an argmax, through which the
-    gradient flows as for ``max``). Hyper-parameters: ``s`` (64.0), ``m`` (0.35),
-    ``intra_weight`` (≥ 0, 1.0), ``intra_floor`` (in [-1, 1], 0.5), ``inter_weight`` (≥ 0, 1.0),
-    ``inter_ceiling`` (in [-1, 1], 0.3).
+    which is the same as::
+
+        L_i = log(1 + Σ_{j≠y} exp(s·([cos θ_j - t2]_+ + [t1 - cos θ_y]_+ - (t1 - t2))))
+
+    The two hinges are the hard-sample terms, ``t1 - t2`` is the offset, and one pair of thresholds
+    for every class gives the "equalised" margins. The gradient reaches ``W_y`` (and the feature
+    through ``cos θ_y``) only while ``cos θ_y < t1``, and ``W_j`` only while ``cos θ_j > t2``; a
+    sample with both limits met has exactly zero gradient whatever s is. At the kinks the clipped
+    side is used (``cos θ_y = t1`` or ``cos θ_j = t2`` gives no gradient). ``t1 = 1, t2 = -1``
+    is NormFace. There is no batch-level term: ``forward = per_sample.mean()``.
+
+    Numerics: the cosine matrix, clipping and CE run in float32 (float64 for float64 inputs) with
+    autocast off, as for every head of the course (see :mod:`fr_course.losses.base`); no
+    ``arccos`` or ``sqrt`` is needed, so nothing beyond the shared cosine is clamped.
+
+    Paper: J. Sun, W. Yang, J. Xue, Q. Liao, "An Equalized Margin Loss for Face Recognition",
+    IEEE Transactions on Multimedia 22(11), 2020, doi:10.1109/TMM.2020.2966863. An open-access
+    copy of the paper exists; reading its Eq. 7 would settle the form and replace this
+    reconstruction.
+
+    Detached: nothing. Hyper-parameters: ``s`` (> 0, default 64.0); ``t1`` and ``t2`` with
+    ``-1 ≤ t2 < t1 ≤ 1`` (defaults 0.7 and 0.1, provisional until the threshold sweep of
+    ``benchmarks/bench_eqm_sweep.py`` is recorded).
     """
 
     paper = (
-        "(reconstructed from the abstract) Sun et al.: An Equalized Margin Loss for Face Recognition; "
-        "IEEE TMM 2020; doi:10.1109/TMM.2020.2966863"
+        "(reconstructed from the abstract and a secondary description of its Eq. 7) "
+        "Sun, Yang, Xue, Liao: An Equalized Margin Loss for Face Recognition; IEEE TMM 2020; "
+        "doi:10.1109/TMM.2020.2966863"
     )
 
     def __init__(
@@ -57,40 +65,26 @@ class EqM(CosFace):
         embedding_dim: int,
         num_classes: int,
         s: float = 64.0,
-        m: float = 0.35,
-        intra_weight: float = 1.0,
-        intra_floor: float = 0.5,
-        inter_weight: float = 1.0,
-        inter_ceiling: float = 0.3,
+        t1: float = 0.7,
+        t2: float = 0.1,
     ):
-        super().__init__(embedding_dim, num_classes, s, m)
-        self.intra_weight = check_non_negative("intra_weight", intra_weight)
-        self.intra_floor = check_range("intra_floor", intra_floor, -1.0, 1.0)
-        self.inter_weight = check_non_negative("inter_weight", inter_weight)
-        self.inter_ceiling = check_range("inter_ceiling", inter_ceiling, -1.0, 1.0)
+        super().__init__(embedding_dim, num_classes, s)
+        self.t1 = check_range("t1", t1, -1.0, 1.0)
+        self.t2 = check_range("t2", t2, -1.0, 1.0)
+        if not self.t2 < self.t1:
+            raise ValueError(
+                f"t2 (the inter-class upper limit) must be < t1 (the intra-class lower limit), "
+                f"got t1={self.t1!r}, t2={self.t2!r}"
+            )
 
-    def _per_sample(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        cos = self.cosine(embeddings)
-        floor_gap = F.relu(self.intra_floor - target_column(cos, labels))
-        return cross_entropy(self.scaled_logits(cos, labels), labels) + self.intra_weight * floor_gap
+    def target(self, cos_y: Tensor, labels: Tensor) -> Tensor:
+        """``min(cos θ_y, t1)``, with no gradient once ``cos θ_y ≥ t1``."""
+        return torch.where(cos_y < self.t1, cos_y, torch.full_like(cos_y, self.t1))
 
-    def batch_term(self, labels: Tensor) -> Optional[Tensor]:
-        """``L_inter`` for the classes present in ``labels`` (None when C = 1: no other class)."""
-        labels = self.check_labels(labels)
-        if self.num_classes < 2 or labels.numel() == 0:
-            return None
-        with full_precision(self.weight.device):
-            weight = self.weight.to(compute_dtype(self.weight))
-            classes = torch.unique(labels)
-            # Find each class's nearest other prototype without building a graph over the (|B|, C)
-            # similarity matrix or the (C, d) normalisation: the gradient of a max reaches only its
-            # argmax, so only the 2|B| rows used below are normalised with a graph.
-            with torch.no_grad():
-                w = F.normalize(weight, dim=1)
-                sim = w[classes] @ w.T
-                sim[torch.arange(classes.numel(), device=sim.device), classes] = -float("inf")
-                nearest = sim.argmax(dim=1)
-            w_batch = F.normalize(weight[classes], dim=1)
-            w_nearest = F.normalize(weight[nearest], dim=1)
-            closest = (w_batch * w_nearest).sum(dim=1)
-            return self.inter_weight * F.relu(closest - self.inter_ceiling).mean()
+    def scaled_logits(self, cos: Tensor, labels: Tensor) -> Tensor:
+        """``s·max(cos, t2)`` with the target column replaced by ``s·min(cos θ_y, t1)``."""
+        low = self.s * self.t2
+        # threshold(v, a, a) = v where v > a, else a; its gradient is 0 where v ≤ a.
+        logits = F.threshold(cos * self.s, low, low)
+        target = self.target(target_column(cos, labels), labels)
+        return replace_target(logits, labels, target * self.s)

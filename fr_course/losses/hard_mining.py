@@ -24,9 +24,10 @@ class HardMining(LossHead):
     The gate is applied **per sample**: gating the batch mean instead would switch the whole batch
     off once the mean loss falls below about 0.6 (with the defaults σ(β·0.6) ≈ 0.04; the gate is
     half open at L = B/β ≈ 0.68). ``forward`` is the mean of the gated losses plus the base's
-    batch-level term, if it has one (EqM). ``weight`` is the base's prototypes; the base is the
-    sub-module ``base`` (its parameters and buffers, e.g. SphereFace's iteration counter, are in
-    this module's ``state_dict``). ``logits()`` returns the base's logits.
+    batch-level term, if it has one (no loss of the course has one at present). ``weight`` is
+    the base's prototypes; the base is the sub-module ``base`` (its parameters and buffers, e.g.
+    SphereFace's iteration counter, are in this module's ``state_dict``). ``logits()`` returns
+    the base's logits.
 
     Paper: Y. Srivastava, V. Murali, S. R. Dubey, "Hard-Mining Loss based Convolutional Neural
     Network for Face Recognition", CVIP 2020, arXiv:1908.09747.
