@@ -3,7 +3,7 @@
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
 
-.PHONY: install quickstart book test unit book-check bench bench-gpu assignments clean
+.PHONY: install quickstart book test unit book-check bench bench-gpu assignments lab spread clean
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ unit: $(STAMP)
 
 book-check: $(STAMP)
 	PY=$(PY) bash scripts/ci_book.sh check
+
+# Open the course in JupyterLab (the notebooks/ folder; Ctrl-C stops the server).
+lab: $(STAMP)
+	$(PY) -m jupyter lab --notebook-dir=notebooks
+
+# Measure every chapter run's spread over seeds and CPU instruction sets (resumable; about an hour
+# for 3 seeds x 3 settings on 2 cores); the chapters' check cells read the result.
+spread: $(STAMP)
+	$(PY) benchmarks/bench_spread.py
 
 # Execute the assignment solutions and regenerate their student versions (make book does this too).
 assignments: $(STAMP)

@@ -19,6 +19,7 @@ of serving a stale number. Runs live in
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import io
@@ -101,14 +102,63 @@ class Run:
 _RESULT_CODE = ("losses", "models", "data", "evaluation", "training")
 
 
-def _source_digest() -> str:
-    """Hash of the code that decides a run's numbers: editing it invalidates cached runs."""
+def _code_fingerprint(path: Path) -> bytes:
+    """The code of one module without its docstrings and comments (its syntax tree).
+
+    A reworded docstring or comment does not change a number, so it must not throw away the cached
+    runs; any change to the code itself does.
+    """
+    tree = ast.parse(path.read_bytes())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False).encode()
+
+
+def _loss_modules(config) -> set[str]:
+    """The modules of ``fr_course/losses`` that define the run's loss (and a wrapped base loss)."""
+    from . import losses
+
+    names = [config.loss]
+    if config.loss == "hard_mining":
+        names.append(config.loss_kwargs.get("base", "softmax"))
+    return {losses.LOSSES[name].__module__.rsplit(".", 1)[-1] + ".py" for name in names if name in losses.LOSSES}
+
+
+def _source_digest(config=None) -> str:
+    """Hash of the code that decides a run's numbers: editing it invalidates cached runs.
+
+    Every module of the result-deciding sub-packages counts, except the modules of *other* losses
+    (editing EqM does not retrain ArcFace); without ``config`` every loss module counts.
+    """
+    from . import losses
+
     root = Path(__file__).resolve().parent
+    loss_files = {cls.__module__.rsplit(".", 1)[-1] + ".py" for cls in losses.LOSSES.values()}
+    skip = set() if config is None else loss_files - _loss_modules(config)
     digest = hashlib.sha256()
     for path in sorted(p for sub in _RESULT_CODE for p in (root / sub).rglob("*.py")):
+        if path.parent.name == "losses" and path.name in skip:
+            continue
         digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+        digest.update(_code_fingerprint(path))
     return digest.hexdigest()
+
+
+def isa_setting() -> str:
+    """The CPU instruction-set override of this process, e.g. ``"aten=default,onednn=SSE41"``.
+
+    ``ATEN_CPU_CAPABILITY`` picks PyTorch's vectorised kernels and ``ONEDNN_MAX_CPU_ISA`` oneDNN's
+    (convolutions); both change the last bits of a CPU run, which training amplifies. ``"native"``
+    when neither is set. Part of the cache key: a run trained under one setting is never served
+    under another.
+    """
+    parts = [f"{name}={os.environ[var]}" for name, var in (("aten", "ATEN_CPU_CAPABILITY"),
+                                                           ("onednn", "ONEDNN_MAX_CPU_ISA"))
+             if os.environ.get(var)]
+    return ",".join(parts) or "native"
 
 
 def config_for(loss: str, *, profile: str = "quick", seed: int = 0, loss_kwargs: dict | None = None,
@@ -120,16 +170,22 @@ def config_for(loss: str, *, profile: str = "quick", seed: int = 0, loss_kwargs:
     """
     from .training import get_profile
 
+    from .training.profiles import quick_loss_kwargs
+
     config = get_profile(profile, loss=loss, seed=seed, **overrides)
     if loss_kwargs:
-        config = config.replace(loss_kwargs={**config.loss_kwargs, **loss_kwargs})
+        merged = (quick_loss_kwargs(loss, loss_kwargs) if config.profile == "quick"
+                  else {**config.loss_kwargs, **loss_kwargs})
+        config = config.replace(loss_kwargs=merged)
     return config
 
 
 def cache_key(config) -> str:
     values = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_KEY}
-    blob = json.dumps({"config": values, "torch": torch.__version__, "source": _source_digest()},
-                      sort_keys=True, default=str)
+    key = {"config": values, "torch": torch.__version__, "source": _source_digest(config)}
+    if config.device == "cpu":
+        key["isa"] = isa_setting()
+    blob = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

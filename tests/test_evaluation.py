@@ -389,7 +389,7 @@ def test_verify_bundles_the_protocol():
     same = lfw_layout(10, 6)
     pairs = PairSet.from_tensor(_pair_images(rng, same), same, name="synthetic")
     model = FlipSensitive(dim=64)
-    result = verify(model, pairs, batch_size=32, far=(1e-1,))
+    result = verify(model, pairs, batch_size=32, far=(2e-1, 1e-1))
     assert isinstance(result, VerificationResult) and result.name == "synthetic"
     emb_a, emb_b = embed_pairs(model, pairs, batch_size=32)
     reference = kfold_accuracy(emb_a, emb_b, same)
@@ -397,11 +397,51 @@ def test_verify_bundles_the_protocol():
     assert result.accuracy.accuracy_mean > 0.9  # a random projection keeps near-copies close
     assert len(result.positive_cosines) == same.sum() and len(result.negative_cosines) == (~same).sum()
     np.testing.assert_allclose(result.positive_cosines, np.sum(emb_a * emb_b, axis=1)[same], atol=1e-6)
-    assert set(result.tar_at_far) == {0.1}
+    # 54 mismatched pairs in every fold's training part: FAR 0.2 needs 50 (reported), 0.1 needs 100
+    assert set(result.tar_at_far) == {0.2} and result.not_reported == (0.1,)
     assert result.cosine_threshold == pytest.approx(1 - np.mean(reference.thresholds) / 2)
     summary = result.summary()
-    assert summary["accuracy"] == result.accuracy.accuracy_mean and "tar@far=0.1" in summary
+    assert summary["accuracy"] == result.accuracy.accuracy_mean and "tar@far=0.2" in summary
+    assert "tar@far=0.1" not in summary and "TAR@FAR=0.1 not reported" in summary["tar_not_reported"]
+    assert summary["pairs"] == 120 and summary["eer"] == pytest.approx(result.roc.eer)
     assert str(result).startswith("synthetic: accuracy ")
+
+
+def test_supported_fars_need_ten_negatives_per_far():
+    from fr_course.evaluation.protocol import supported_fars
+
+    assert supported_fars((1e-2, 1e-3, 1e-4), 2_700) == ((1e-2,), (1e-3, 1e-4))
+    assert supported_fars((1e-3,), 10_000) == ((1e-3,), ())
+    assert supported_fars((1e-3,), 9_999) == ((), (1e-3,))
+
+
+def test_equal_error_rate():
+    from fr_course.evaluation.protocol import equal_error_rate
+
+    rng = np.random.default_rng(3)
+    # two unit-variance Gaussians 2 apart: EER = Φ(−1) ≈ 0.1587 (large sample)
+    pos, neg = rng.normal(2, 1, 200_000), rng.normal(0, 1, 200_000)
+    from sklearn.metrics import roc_curve as sk_roc
+
+    fpr, tpr, _ = sk_roc(np.r_[np.ones_like(pos), np.zeros_like(neg)], np.r_[pos, neg])
+    assert equal_error_rate(fpr, tpr) == pytest.approx(0.1587, abs=3e-3)
+    # perfectly separated: 0; a degenerate classifier (one step from (0,0) to (1,1)): 0.5
+    assert equal_error_rate([0.0, 0.0, 1.0], [0.0, 1.0, 1.0]) == 0.0
+    assert equal_error_rate([0.0, 1.0], [0.0, 1.0]) == pytest.approx(0.5)
+
+
+def test_fold_subset_keeps_the_protocol_layout():
+    rng = np.random.default_rng(5)
+    same = lfw_layout(10, 6)   # 10 folds of 6 matched + 6 mismatched pairs
+    images = torch.from_numpy(rng.integers(0, 255, size=(2 * len(same), 3, 8, 8), dtype=np.uint8))
+    pairs = PairSet.from_tensor(images, same, name="p")
+    sub = pairs.fold_subset(2)
+    assert sub.num_pairs == 40 and sub.name == "p"
+    np.testing.assert_array_equal(sub.is_same, np.tile([True, True, False, False], 10))
+    # fold 1 starts at pair 12: its first two matched pairs are 12, 13, its first mismatched 18, 19
+    for k, pair in zip(range(4, 8), (12, 13, 18, 19)):
+        assert torch.equal(sub[2 * k], pairs[2 * pair]) and torch.equal(sub[2 * k + 1], pairs[2 * pair + 1])
+    assert pairs.fold_subset(6) is pairs
 
 
 # ----------------------------------------------------------------------------- plots

@@ -71,3 +71,28 @@ class PairSet(Dataset):
 
     def __repr__(self) -> str:
         return f"PairSet(name={self.name!r}, pairs={self.num_pairs}, same={int(self.is_same.sum())})"
+
+    def fold_subset(self, per_fold: int, n_folds: int = 10) -> "PairSet":
+        """The first ``per_fold`` matched and ``per_fold`` mismatched pairs of each of the ``n_folds``
+        contiguous folds, in fold order: the same protocol on fewer pairs (for cheap learning curves).
+
+        The set itself if it is no larger, or if its images are rendered on demand.
+        """
+        from ..evaluation.protocol import fold_bounds
+
+        if self._images is None and self._encoded is None:
+            return self
+        keep = []
+        for start, stop in fold_bounds(self.num_pairs, n_folds):
+            fold = np.arange(start, stop)
+            same = fold[self.is_same[start:stop]][:per_fold]
+            other = fold[~self.is_same[start:stop]][:per_fold]
+            keep.extend(np.concatenate([same, other]).tolist())
+        if len(keep) >= self.num_pairs:
+            return self
+        keep = np.asarray(keep, dtype=np.int64)
+        items = np.stack([2 * keep, 2 * keep + 1], axis=1).reshape(-1)
+        if self._images is not None:
+            return PairSet(self.name, self.is_same[keep], images=self._images[torch.from_numpy(items)])
+        return PairSet(self.name, self.is_same[keep], encoded=[self._encoded[i] for i in items],
+                       image_size=self.image_size)

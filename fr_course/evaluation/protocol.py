@@ -194,9 +194,12 @@ def threshold_at_far(negative_distances: np.ndarray, far_target: float,
     FAR(t) = #{d < t} / #negatives is a non-decreasing step function of t. With i the last grid
     index whose FAR(t_i) ≤ target: if FAR(t_i) equals the target, t_i; otherwise the linear
     interpolation between (FAR(t_i), t_i) and (FAR(t_{i+1}), t_{i+1}). This is what insightface's
-    ``interp1d(far, thresholds, kind="slinear")(target)`` returned with SciPy ≤ 1.8 (later SciPy
-    refuses the repeated FAR values). If no grid threshold reaches the target, 0 (nothing accepted),
-    as insightface does.
+    ``interp1d(far, thresholds, kind="slinear")(target)`` returns with SciPy up to 1.9.2 (later
+    SciPy refuses the repeated FAR values), with one exception: where the target equals the FAR
+    of a plateau below 1 (several grid thresholds with the same FAR), insightface's interpolation
+    returns threshold 0 and this function the plateau's last threshold — the sensible reading, so
+    results differ from insightface in exactly that case. If no grid threshold reaches the target,
+    0 (nothing accepted), as insightface does.
     """
     negatives = np.sort(negative_distances)
     far = np.searchsorted(negatives, grid, side="left") / len(negatives)
@@ -264,6 +267,42 @@ class RocCurve(NamedTuple):
     tpr: np.ndarray
     thresholds: np.ndarray
     auc: float
+
+    @property
+    def eer(self) -> float:
+        """Equal error rate: where the false accept rate equals the false reject rate 1 − TPR.
+
+        Linear interpolation between the two ROC points that bracket FPR = 1 − TPR; threshold-free
+        like the AUC, so it stays informative where a fixed threshold grid does not.
+        """
+        return equal_error_rate(self.fpr, self.tpr)
+
+
+def equal_error_rate(fpr, tpr) -> float:
+    """EER of a ROC curve given as increasing ``fpr`` and ``tpr`` arrays (scikit-learn's order)."""
+    fpr, tpr = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+    gap = fpr - (1.0 - tpr)  # increases along the curve from −1 to +1
+    i = int(np.searchsorted(gap, 0.0, side="left"))
+    if i == 0:
+        return float(fpr[0])
+    if i == len(gap):
+        return float(fpr[-1])
+    w = -gap[i - 1] / (gap[i] - gap[i - 1])
+    return float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
+
+
+#: A TAR at false accept rate f is only reported where the negatives that set its threshold number
+#: at least ``MIN_NEGATIVES_PER_FAR / f``: at FAR = 1e-3 the threshold is set by the closest
+#: 1/1000 of the mismatched pairs, so with fewer than 10,000 of them it rests on fewer than ten
+#: pairs and the number is noise.
+MIN_NEGATIVES_PER_FAR = 10
+
+
+def supported_fars(far, n_train_negatives: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Split FAR targets into (supported, unsupported) for ``n_train_negatives`` mismatched pairs."""
+    targets = _far_targets(far)
+    ok = tuple(t for t in targets if n_train_negatives * t >= MIN_NEGATIVES_PER_FAR - 1e-9)
+    return ok, tuple(t for t in targets if t not in ok)
 
 
 def roc_curve(emb_a, emb_b, is_same) -> RocCurve:

@@ -37,8 +37,11 @@ class SphereFace(PrototypeLoss):
     ``ψ(θ) = (-1)^k cos(mθ) - 2k``, ``k = floor(mθ/π)``, and
     ``λ = max(lambda_min, lambda_base·(1 + lambda_gamma·it)^(-lambda_power))``.
     ``it`` is the buffer ``iteration``: the number of training-mode loss evaluations
-    (``forward``/``per_sample``) so far, read before it is incremented; it does not move in
-    ``eval()`` mode or in :meth:`logits`, and it is saved in ``state_dict()``. With
+    (``forward``/``per_sample``) *including the current one*. The official Caffe layer
+    (``margin_inner_product_layer``) increments its counter before it computes λ, so the first
+    training call already uses ``it = 1``, λ = 1000/1.12 ≈ 892.9, not 1000. The counter does not
+    move in ``eval()`` mode or in :meth:`logits` (they use the λ of the last training call), and it
+    is saved in ``state_dict()``. With
     ``lambda_base = lambda_min = 0`` the target logit is exactly ``‖x‖·ψ(θ_y)``.
 
     Paper: W. Liu, Y. Wen, Z. Yu, M. Li, B. Raj, L. Song, "SphereFace: Deep Hypersphere Embedding
@@ -80,10 +83,16 @@ class SphereFace(PrototypeLoss):
         return annealed.clamp_min(self.lambda_min)
 
     def per_sample(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        loss = super().per_sample(embeddings, labels)
-        if self.training:
-            self.iteration += 1
-        return loss
+        if not self.training:
+            return super().per_sample(embeddings, labels)
+        # counted before λ is computed, as in the official layer; a call that fails on bad input
+        # must not move the schedule
+        self.iteration += 1
+        try:
+            return super().per_sample(embeddings, labels)
+        except Exception:
+            self.iteration -= 1
+            raise
 
     def _logits(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         cos = self.cosine(embeddings)

@@ -113,3 +113,26 @@ class Chapter:
                 raise ValueError(f"run {label!r}: give a loss name or a dict with a 'loss' key, got {spec!r}")
             requests[label] = self.run_kwargs(quick_overrides=quick_overrides, **spec)
         return experiments.run_all(requests)
+
+    def check(self, runs) -> None:
+        """The check cell after a face experiment: what must hold for any seed on any CPU.
+
+        Losses finite and falling; in the quick profile at its default epochs, each run's accuracy
+        inside the interval derived from its measured spread over seeds and instruction sets
+        (:func:`fr_course.notebooks.spread.check_runs`, which prints the spread and the interval).
+        """
+        from .spread import check_runs
+
+        check_runs(runs, measured=self.profile == "quick" and self.epochs is None)
+
+    def compare(self, runs, a: str, b: str):
+        """Print the measured paired difference of runs ``a`` and ``b`` (labels of ``runs``) and
+        whether it is resolved; assert the live difference fits it (quick profile, default epochs).
+        Returns the :class:`~fr_course.notebooks.spread.PairedDifference`, or None in other profiles.
+        """
+        from .spread import check_difference
+
+        if self.profile != "quick" or self.epochs is not None:
+            print(f"{a} vs {b}: no measured spread for this profile")
+            return None
+        return check_difference(runs, a, b)

@@ -42,7 +42,7 @@ DECODE_MODES = ("auto", "workers", "device")
 #: never the weights. (``epochs`` extends or shortens the run; see :func:`resume_differences`.)
 RESUME_MUTABLE = frozenset({
     "epochs", "out_dir", "data_root", "device", "num_workers", "decode", "compile", "profile",
-    "eval_every", "eval_batch_size", "log_every", "progress", "verbose",
+    "eval_every", "eval_batch_size", "eval_interim_pairs", "log_every", "progress", "verbose",
 })
 
 
@@ -82,7 +82,10 @@ class TrainConfig:
     Bookkeeping
         ``seed`` (weights, data order, flips, dropout); ``profile`` (its name, for reports);
         ``out_dir``; ``eval_every`` (epochs; 0 = only after the last, which is always
-        evaluated); ``eval_batch_size``; ``eval_flip`` (flip-fused embeddings); ``log_every``
+        evaluated); ``eval_batch_size``; ``eval_flip`` (flip-fused embeddings);
+        ``eval_interim_pairs`` (None: every evaluation uses all pairs; k: the epochs before the
+        last are evaluated on the first k matched and k mismatched pairs of each fold only — a
+        cheaper learning curve; the final evaluation always uses every pair); ``log_every``
         (steps between ``metrics.jsonl`` step records, 0 = none); ``progress`` (tqdm bar on
         stderr); ``verbose`` (one line per epoch on stdout).
     """
@@ -133,6 +136,7 @@ class TrainConfig:
     eval_every: int = 1
     eval_batch_size: int = 256
     eval_flip: bool = True
+    eval_interim_pairs: int | None = None
     log_every: int = 0
     progress: bool = True
     verbose: bool = True
@@ -153,6 +157,8 @@ class TrainConfig:
         _at_least("batch_size", self.batch_size, 2)  # BatchNorm needs two images per step
         for name in ("max_steps_per_epoch", "num_workers", "eval_every", "log_every"):
             _at_least(name, getattr(self, name), 0)
+        if self.eval_interim_pairs is not None:
+            _at_least("eval_interim_pairs", self.eval_interim_pairs, 1)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be > 0, got {self.lr!r}")
         if not 0 <= self.momentum < 1:

@@ -32,7 +32,8 @@ PROTOCOL_DETAIL = ("10 contiguous folds; per fold the squared-L2 threshold in ar
 
 def verification_entry(result: Any) -> dict[str, Any]:
     """A :class:`~fr_course.evaluation.VerificationResult` as numbers for the metrics log."""
-    return {key: float(value) for key, value in result.summary().items()}
+    return {key: value if isinstance(value, str) else (int(value) if key == "pairs" else float(value))
+            for key, value in result.summary().items()}
 
 
 def format_accuracy(mean: float, std: float) -> str:
@@ -68,6 +69,10 @@ def environment(device: torch.device, world_size: int) -> dict[str, Any]:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        # the vector instruction sets this process computes with (a CPU run's last bits depend on them)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "isa_override": {var: os.environ[var] for var in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+                         if os.environ.get(var)},
         "device": str(device),
         "world_size": world_size,
         "git_commit": git_commit(),

@@ -233,13 +233,19 @@ class Trainer:
         distributed.barrier(self.dist)
         return results
 
-    def evaluate(self) -> dict[str, Any]:
-        """:class:`~fr_course.evaluation.VerificationResult` of the backbone on every pair set."""
+    def evaluate(self, interim: bool = False) -> dict[str, Any]:
+        """:class:`~fr_course.evaluation.VerificationResult` of the backbone on every pair set.
+
+        ``interim`` (an epoch before the last, with ``eval_interim_pairs`` set): on each set's
+        per-fold subset only.
+        """
         from ..evaluation import verify
 
         was_training = self.backbone.training
-        results = {name: verify(self.backbone, pairs, batch_size=self.config.eval_batch_size,
-                                device=self.device, flip=self.config.eval_flip)
+        per_fold = self.config.eval_interim_pairs if interim else None
+        results = {name: verify(self.backbone, pairs if per_fold is None else pairs.fold_subset(per_fold),
+                                batch_size=self.config.eval_batch_size, device=self.device,
+                                flip=self.config.eval_flip)
                    for name, pairs in self.data.pair_sets.items()}
         self.backbone.train(was_training)
         return results
@@ -318,7 +324,7 @@ class Trainer:
             start = time.perf_counter()
             if self.dist.is_main and self.data.pair_sets:
                 record["verification"] = {name: verification_entry(result)
-                                          for name, result in self.evaluate().items()}
+                                          for name, result in self.evaluate(interim=not final).items()}
             distributed.barrier(self.dist)
             timing["eval_s"] = time.perf_counter() - start
             self.timing["eval_s"] += timing["eval_s"]
