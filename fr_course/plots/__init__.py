@@ -5,7 +5,7 @@
   :func:`loss_curve`, :func:`plot_target_logits`, :func:`plot_target_logit_gradients`,
   :func:`plot_loss_curves`).
 * :mod:`fr_course.plots.circle` — features and prototypes on the unit circle/sphere
-  (:func:`plot_features_on_circle`) and two-class decision regions with margins
+  (:func:`plot_features_on_circle`, with :func:`class_legend` for a shared legend) and two-class decision regions with margins
   (:func:`two_class_regions`, :func:`plot_decision_regions`).
 * :mod:`fr_course.plots.runs` — learning curves and pair-cosine histograms of training runs
   (:func:`plot_history`, :func:`plot_pair_cosines`) for ``fr_course.experiments.Run`` objects.
@@ -19,7 +19,8 @@ return it.
 
 from __future__ import annotations
 
-from .circle import TwoClassRegions, plot_decision_regions, plot_features_on_circle, two_class_regions
+from .circle import (TwoClassRegions, class_legend, plot_decision_regions, plot_features_on_circle,
+                     two_class_regions)
 from .curves import (
     DEFAULT_THETA,
     Curve,
@@ -36,6 +37,7 @@ __all__ = [
     "target_logit_curve", "loss_curve", "Curve", "DEFAULT_THETA",
     "plot_target_logits", "plot_target_logit_gradients", "plot_loss_curves",
     "two_class_regions", "TwoClassRegions", "plot_decision_regions", "plot_features_on_circle",
+    "class_legend",
     "plot_history", "plot_pair_cosines",
     "LOSS_COLORS", "LOSS_LABELS", "CLASS_COLORS", "loss_color", "loss_label",
 ]

@@ -30,17 +30,84 @@ from .twoclass import embeddings_at, logits_of, scale_of, two_class_head
 RESOLUTION = 3600
 
 
-def plot_features_on_circle(features, labels, weight=None, ax=None, title: Optional[str] = None):
+#: Font size of the class legends (points): 9 pt stays readable in the book's ~688 px column.
+LEGEND_FONTSIZE = 9
+
+
+def plot_features_on_circle(features, labels, weight=None, ax=None, title: Optional[str] = None, *,
+                            normalize: bool = True, legend: Optional[str] = "auto"):
     """Features (N, 2) or (N, 3) projected on the unit circle/sphere, coloured by class, with
-    rays along the prototypes ``weight`` (C, d). Returns the axes."""
+    rays along the prototypes ``weight`` (C, d). Returns the axes.
+
+    ``normalize=False`` (2-D only) draws the raw features instead of their directions.
+    ``legend``: ``"below"`` puts the class legend under the axes and its tick labels, where it
+    hides no point (five entries a row); ``"right"`` to the right of the axes; ``None`` draws none
+    (use :func:`class_legend` for one legend shared by a row of panels); ``"auto"`` (default):
+    ``"below"`` for 2-D features, none for 3-D ones (a sphere has no room under it).
+    """
     from ..data.digits import plot_features_2d, plot_features_3d
 
+    if legend not in ("auto", "below", "right", None):
+        raise ValueError(f"legend must be 'auto', 'below', 'right' or None, got {legend!r}")
     dim = np.shape(features)[-1] if np.ndim(features) == 2 else None
     if dim == 2:
-        return plot_features_2d(features, labels, weight=weight, ax=ax, normalize=True, title=title)
-    if dim == 3:
-        return plot_features_3d(features, labels, weight=weight, ax=ax, title=title)
-    raise ValueError(f"features must have shape (N, 2) or (N, 3), got {np.shape(features)}")
+        ax = plot_features_2d(features, labels, weight=weight, ax=ax, normalize=normalize, title=title)
+    elif dim == 3:
+        if not normalize:
+            raise ValueError("3-D features are always drawn on the unit sphere (normalize=True)")
+        ax = plot_features_3d(features, labels, weight=weight, ax=ax, title=title)
+    else:
+        raise ValueError(f"features must have shape (N, 2) or (N, 3), got {np.shape(features)}")
+    if title:
+        ax.set_title(title, fontsize=10)
+    if legend == "auto":
+        legend = "below" if dim == 2 else None
+    _place_class_legend(ax, labels, legend)
+    return ax
+
+
+def _class_handles(labels):
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    colours = plt.get_cmap("tab10")
+    classes = [int(c) for c in np.unique(np.asarray(labels))]
+    handles = [Line2D([], [], ls="", marker="o", markersize=6, color=colours(c % 10)) for c in classes]
+    return handles, [str(c) for c in classes]
+
+
+def _place_class_legend(ax, labels, where: Optional[str]) -> None:
+    old = ax.get_legend()
+    if old is not None:
+        old.remove()
+    if where is None:
+        return
+    handles, names = _class_handles(labels)
+    if where == "below":
+        from matplotlib.transforms import ScaledTranslation
+
+        # under the tick labels: the axes' bottom edge moved down by 22 points
+        below = ax.transAxes + ScaledTranslation(0, -22 / 72, ax.figure.dpi_scale_trans)
+        ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  bbox_transform=below, ncol=5,
+                  fontsize=LEGEND_FONTSIZE, frameon=False, handletextpad=0.1, columnspacing=1.0,
+                  borderaxespad=0.0)
+    else:
+        ax.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1,
+                  fontsize=LEGEND_FONTSIZE, frameon=False, handletextpad=0.1)
+
+
+def class_legend(fig, labels, *, title: Optional[str] = "class", ncol: Optional[int] = None):
+    """One class legend for a whole figure, under its panels (where it hides no data).
+
+    ``labels``: the class labels drawn (their distinct values make the entries). Returns the
+    legend. Use with ``plot_features_on_circle(..., legend=None)`` on every panel.
+    """
+    handles, names = _class_handles(labels)
+    return fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.02),
+                      ncol=ncol or len(names), fontsize=LEGEND_FONTSIZE, title=title,
+                      title_fontsize=LEGEND_FONTSIZE, frameon=False, handletextpad=0.1,
+                      columnspacing=1.0)
 
 
 @dataclass(frozen=True)
