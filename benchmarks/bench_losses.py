@@ -26,9 +26,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved_times, median_ratio, write_results  # noqa: E402
 
-from fr_course import losses  # noqa: E402
+from fr_course import losses, results  # noqa: E402
 
-PML_TWINS = {"arcface": "ArcFaceLoss", "cosface": "CosFaceLoss", "sphereface": "SphereFaceLoss"}
+PML_TWINS = results.PML_TWINS  # ours -> the pytorch-metric-learning class (one list, in fr_course.results)
 
 
 def head_kwargs(name: str, num_classes: int) -> dict:
@@ -162,22 +162,16 @@ def main() -> None:
             rec["peak_mb"] = round(peak_mb(name, args.n, args.d, args.c), 1)
         records.append(rec)
 
-    lines = ["| head | ms | × bare | × PML | peak MB | target |", "|---|---:|---:|---:|---:|---|"]
-    for r in records:
-        if r["name"] == "bare" or r["name"].startswith("pml_"):
-            target = "baseline"
-        else:
-            ok = r["ratio_vs_bare"] <= 1.15 and r.get("ratio_vs_pml", 0) <= 1.0
-            target = "met" if ok else "MISSED"
-        lines.append(f"| {r['name']} | {r['ms']:.1f} | {r['ratio_vs_bare']:.3f} | "
-                     f"{r.get('ratio_vs_pml', float('nan')):.3f} | {r.get('peak_mb', float('nan')):.0f} | {target} |")
-    table = "\n".join(lines)
+    # the same table the Performance page renders from the JSON ("–" where no comparison exists)
+    targets = {"ratio_vs_bare": 1.15, "ratio_vs_pml": 1.0}
+    header, rows = results.loss_heads_table({"records": records, "targets": targets})
+    table = results.render_table(header, rows, align=["l", "r", "r", "r", "r", "l"])
     print(table)
     if not args.quick:
         command = " ".join(["python", "benchmarks/bench_losses.py", *sys.argv[1:]])
         payload = {"setting": {"N": args.n, "d": args.d, "C": args.c, "dtype": "float32", "device": "cpu",
                                "rounds": args.rounds},
-                   "targets": {"ratio_vs_bare": 1.15, "ratio_vs_pml": 1.0}, "records": records}
+                   "targets": targets, "records": records}
         path = write_results("losses-cpu", payload, table, command)
         print(f"wrote {path}", file=sys.stderr)
 

@@ -22,6 +22,10 @@ Full-profile results file (JSON, accuracies in percent)::
     }
 
 ``method`` is one of :data:`TABLE1_METHODS`; each benchmark key is one of :data:`BENCHMARKS`.
+The loss-head speed benchmark (``benchmarks/results/losses-cpu.json``, written by
+``benchmarks/bench_losses.py``) is rendered by :func:`loss_heads_markdown`, for the Performance page
+and for the script's own Markdown copy.
+
 Everything here is plain Python (no pandas, no torch) so the Sphinx build can import it.
 """
 
@@ -39,6 +43,11 @@ DEFAULT_FULL_PROFILE_RESULTS = Path("benchmarks") / "results" / "full_profile_ta
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 NOT_YET_RUN = "not yet run"
 NOT_RUN = "—"
+# A cell for a comparison that does not exist (e.g. a head with no pytorch-metric-learning twin).
+NO_COMPARISON = "–"
+LOSS_HEADS_RESULTS = Path("benchmarks") / "results" / "losses-cpu.json"
+# Our heads that pytorch-metric-learning also implements, and the name of its class.
+PML_TWINS = {"arcface": "ArcFaceLoss", "cosface": "CosFaceLoss", "sphereface": "SphereFaceLoss"}
 
 # Benchmark keys in display order, with their printed names.
 BENCHMARKS = {"lfw": "LFW", "ytf": "YTF", "cfp_fp": "CFP-FP", "agedb_30": "AgeDB-30"}
@@ -113,7 +122,9 @@ class FullProfileResults:
     def provenance(self) -> str:
         return (
             f"Our numbers: `{_shown(self.path)}` — {self.recipe} recipe, commit {self.commit}, "
-            f"{self.hardware}, {self.date}. Protocol: {self.protocol}"
+            f"{self.hardware}, {self.date}. Protocol: {self.protocol}. Our columns show the mean "
+            "± std over the 10 folds of each test set (one training run; the fold spread, not the "
+            "uncertainty of the mean)."
         )
 
 
@@ -274,3 +285,84 @@ def table1_markdown(path: str | Path | None = None, *, myst: bool = True) -> str
         ),
     ]
     return "\n".join(notes)
+
+
+# ------------------------------------------------------------------------ loss-head speed benchmark
+
+
+def _verdict(record: dict, targets: dict) -> str:
+    """The targets column of the loss-head table, in plain words."""
+    name = record["name"]
+    if name == "bare":
+        return "reference: the bare step"
+    if name.startswith("pml_"):
+        return "reference: pytorch-metric-learning"
+    limit_bare = float(targets.get("ratio_vs_bare", 1.15))
+    limit_pml = float(targets.get("ratio_vs_pml", 1.0))
+    ratio = float(record["ratio_vs_bare"])
+    twin = record.get("ratio_vs_pml")
+    misses = []
+    if ratio > limit_bare:
+        misses.append(f"{ratio:.2f}× the bare step (at most {limit_bare:g}× allowed)")
+    if twin is not None and float(twin) > limit_pml:
+        misses.append(f"slower than pytorch-metric-learning's {PML_TWINS.get(name, 'twin')}")
+    if misses:
+        return "misses: " + "; ".join(misses)
+    if twin is not None:
+        return f"within {limit_bare:g}× bare, faster than its twin"
+    return f"within {limit_bare:g}× bare"
+
+
+def loss_heads_table(payload: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the loss-head benchmark (``bench_losses.py``'s results payload).
+
+    A comparison that does not exist (a head that pytorch-metric-learning does not implement, a
+    memory figure that was not measured) shows "–", never ``nan``.
+    """
+    records = payload.get("records")
+    if not isinstance(records, list) or not records:
+        raise ResultsFileError("the loss-head results hold no 'records'")
+    targets = payload.get("targets") or {}
+
+    def number(value, fmt: str) -> str:
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return NO_COMPARISON
+        return format(value, fmt)
+
+    header = ["head", "ms per step", "× bare step", "× its PML twin", "peak MB", "against the targets"]
+    rows = [[r["name"], number(r.get("ms"), ".1f"), number(r.get("ratio_vs_bare"), ".3f"),
+             number(r.get("ratio_vs_pml"), ".3f"), number(r.get("peak_mb"), ".0f"), _verdict(r, targets)]
+            for r in records]
+    return header, rows
+
+
+def loss_heads_markdown(path: str | Path | None = None) -> str:
+    """The loss-head benchmark as Markdown: provenance, the targets in words, the table."""
+    path = resolve_results_path(LOSS_HEADS_RESULTS if path is None else path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ResultsFileError(f"{path}: not valid JSON ({error})") from error
+    header, rows = loss_heads_table(payload)
+    targets = payload.get("targets") or {}
+    setting = payload.get("setting") or {}
+    machine = payload.get("machine") or {}
+    limit_bare = float(targets.get("ratio_vs_bare", 1.15))
+    lines = [
+        f"Recorded by `{payload.get('command', '?')}` on {payload.get('date', '?')}, commit "
+        f"`{payload.get('commit', '?')}`; {machine.get('cpu', '?')}, {machine.get('logical_cpus', '?')} "
+        f"logical CPUs, torch {machine.get('torch', '?')} ({machine.get('torch_threads', '?')} threads). "
+        f"One forward and backward pass, N = {setting.get('N', '?')}, d = {setting.get('d', '?')}, "
+        f"C = {setting.get('C', '?'):,} classes, {setting.get('dtype', '?')} on the "
+        f"{str(setting.get('device', '?')).upper()}; medians over {setting.get('rounds', '?')} "
+        "interleaved rounds.",
+        "",
+        render_table(header, rows, align=["l", "r", "r", "r", "r", "l"]),
+        "",
+        f"The targets: every head at most {limit_bare:g}× the time of the bare step (a normalised "
+        "linear layer and cross-entropy, the least work any cosine head must do), and, where "
+        "pytorch-metric-learning implements the same loss (its ArcFace, CosFace and SphereFace), "
+        "no slower than that implementation on the same inputs. \"× its PML twin\" is that ratio; "
+        f"\"{NO_COMPARISON}\" marks a head that has no such twin (or a reference row).",
+    ]
+    return "\n".join(lines)

@@ -118,3 +118,46 @@ def test_relative_paths_resolve_from_the_repository_root():
     assert resolved.is_absolute()
     assert resolved.as_posix().endswith(results.DEFAULT_FULL_PROFILE_RESULTS.as_posix())
     assert (resolved.parents[2] / "fr_course" / "results.py").is_file()
+
+
+# ------------------------------------------------------------------ loss-head speed benchmark
+
+def _heads_payload(**extra):
+    records = [
+        {"name": "bare", "ms": 100.0, "ratio_vs_bare": 1.0, "peak_mb": 300.0},
+        {"name": "arcface", "ms": 101.0, "ratio_vs_bare": 1.01, "ratio_vs_pml": 0.8, "peak_mb": 210.0},
+        {"name": "eqm", "ms": 145.0, "ratio_vs_bare": 1.45},
+        {"name": "cosface", "ms": 99.0, "ratio_vs_bare": 0.99, "ratio_vs_pml": 1.2, "peak_mb": 200.0},
+        {"name": "pml_ArcFaceLoss", "ms": 128.0, "ratio_vs_bare": 1.28, "peak_mb": 309.0},
+    ]
+    return {"records": records, "targets": {"ratio_vs_bare": 1.15, "ratio_vs_pml": 1.0}, **extra}
+
+
+def test_loss_heads_table_shows_a_dash_where_no_comparison_exists_and_says_why_a_head_misses():
+    header, rows = results.loss_heads_table(_heads_payload())
+    assert header[3] == "× its PML twin"
+    table = {row[0]: row for row in rows}
+    text = results.render_table(header, rows)
+    assert "nan" not in text.lower() and "MISSED" not in text
+    assert table["bare"][3] == results.NO_COMPARISON and table["bare"][5].startswith("reference")
+    assert table["eqm"][3] == results.NO_COMPARISON and table["eqm"][4] == results.NO_COMPARISON
+    assert table["eqm"][5] == "misses: 1.45× the bare step (at most 1.15× allowed)"
+    assert table["arcface"][5] == "within 1.15× bare, faster than its twin"
+    assert table["cosface"][5] == "misses: slower than pytorch-metric-learning's CosFaceLoss"
+    assert table["pml_ArcFaceLoss"][5] == "reference: pytorch-metric-learning"
+
+
+def test_loss_heads_markdown_renders_the_recorded_file(tmp_path):
+    payload = _heads_payload(command="python benchmarks/bench_losses.py", date="2026-01-01 00:00 UTC",
+                             commit="abc1234", machine={"cpu": "CPU", "logical_cpus": 2, "torch": "2.x",
+                                                        "torch_threads": 2},
+                             setting={"N": 512, "d": 512, "C": 10572, "dtype": "float32", "device": "cpu",
+                                      "rounds": 15})
+    path = tmp_path / "losses.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    text = results.loss_heads_markdown(path)
+    assert "commit `abc1234`" in text and "C = 10,572" in text and "nan" not in text.lower()
+    assert "| eqm | 145.0 | 1.450 | – | – | misses:" in text
+    # the committed record renders too (the Performance page shows it)
+    committed = results.loss_heads_markdown()
+    assert "nan" not in committed.lower() and "| bare |" in committed

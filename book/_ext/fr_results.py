@@ -9,6 +9,9 @@ Usage in a MyST page::
     :results: benchmarks/results/full_profile_table1.json
     ```
 
+    ```{fr-results-table} loss-heads
+    ```
+
 The table is produced by the same code chapter 11 uses, from the results file on disk when the book
 is built, so the page can never show numbers that no file records. The results file (if present)
 is registered as a dependency: editing it rebuilds the page.
@@ -23,8 +26,11 @@ from sphinx.util.docutils import SphinxDirective
 
 from fr_course import results
 
-# Table name -> function(path or None) returning MyST Markdown.
-TABLES = {"table1": results.table1_markdown}
+# Table name -> (function(path) returning MyST Markdown, the results file it reads by default).
+TABLES = {
+    "table1": (results.table1_markdown, results.DEFAULT_FULL_PROFILE_RESULTS),
+    "loss-heads": (results.loss_heads_markdown, results.LOSS_HEADS_RESULTS),
+}
 
 
 class ResultsTable(SphinxDirective):
@@ -36,11 +42,12 @@ class ResultsTable(SphinxDirective):
         name = self.arguments[0]
         if name not in TABLES:
             raise self.error(f"unknown results table {name!r}; known: {', '.join(TABLES)}")
-        path = results.resolve_results_path(self.options.get("results"))
+        render, default = TABLES[name]
+        path = results.resolve_results_path(self.options.get("results") or default)
         if path.is_file():
             self.env.note_dependency(str(path))
         try:
-            markdown = TABLES[name](path)
+            markdown = render(path)
         except (results.ResultsFileError, OSError) as error:
             raise self.error(f"cannot render results table {name!r}: {error}")
         container = nodes.container(classes=["fr-results-table"])
