@@ -169,3 +169,86 @@ def test_run_plots():
     plt.close(plots.plot_pair_cosines(runs).figure)
     with pytest.raises(ValueError, match="metric"):
         plots.plot_history(runs, "auc")
+
+
+# ------------------------------------------------------------- readable in the book's column
+
+# The book's column is ~688 px; the notebooks' PNGs are drawn at 100 dpi.
+COLUMN_INCHES = 7.0
+
+
+def _extent(artist, fig):
+    fig.canvas.draw()
+    return artist.get_window_extent(fig.canvas.get_renderer())
+
+
+def test_default_figures_fit_the_column_and_legends_sit_under_the_axes():
+    runs = {"a": _FakeRun("softmax"), "b": _FakeRun("normface")}
+    drawn = [
+        plots.plot_target_logits({"NormFace": "normface", "CosFace": ("cosface", {"m": 0.35})}),
+        plots.plot_loss_curves({"NormFace": "normface"}),
+        plots.plot_history(runs, "loss"),
+        plots.plot_pair_cosines(runs),
+        plots.plot_decision_regions("cosface", m=0.35),
+    ]
+    for ax in drawn:
+        fig = ax.figure
+        assert fig.get_figwidth() <= COLUMN_INCHES, (ax.get_title(), fig.get_figwidth())
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                assert text.get_fontsize() >= 9
+            # the legend lies under the axes and their x label: it covers no data
+            assert _extent(legend, fig).y1 < _extent(ax.xaxis.label, fig).y0 + 1
+        plt.close(fig)
+
+
+def test_class_legends_are_outside_the_data():
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(200, 2)), np.arange(200) % 10
+    ax = plots.plot_features_on_circle(features, labels, weight=rng.normal(size=(10, 2)))
+    fig = ax.figure
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [str(c) for c in range(10)]
+    assert all(t.get_fontsize() >= 9 for t in legend.get_texts())
+    assert _extent(legend, fig).y1 <= _extent(ax, fig).y0  # under the axes
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
+    for panel in axes:
+        plots.plot_features_on_circle(features, labels, ax=panel, legend=None)
+        assert panel.get_legend() is None
+    shared = plots.class_legend(fig, labels, title="digit")
+    assert len(shared.get_texts()) == 10
+    assert _extent(shared, fig).y1 <= min(_extent(panel, fig).y0 for panel in axes)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="legend"):
+        plots.plot_features_on_circle(features, labels, legend="inside")
+
+
+def test_benchmark_plot_shows_differences_and_keeps_the_levels_off_the_dots():
+    from fr_course.plots.bench import plot_benchmark, plot_table1_comparison
+
+    rows = [{"loss": "softmax", "mean": 86.7, "std": 0.3, "runs": [86.7, 87.1, 86.4]},
+            {"loss": "arcface", "mean": 86.9, "std": 0.7, "runs": [87.8, 86.0, 86.8]},
+            {"loss": "sv_softmax", "mean": 83.8, "std": 1.4, "runs": [83.0, 82.5, 85.9]}]
+    ax = plot_benchmark(rows)
+    fig = ax.figure
+    assert fig.get_figwidth() <= COLUMN_INCHES
+    low, high = ax.get_xlim()
+    assert low < 0 < high and low == pytest.approx(-high)  # centred on Softmax, in points
+    assert "difference from Softmax's mean (86.7 %)" in ax.get_xlabel()
+    assert not ax.patches  # a dot plot: no bar measured from an arbitrary origin
+    labels = [t for t in ax.texts if "±" in t.get_text()]
+    assert {t.get_text() for t in labels} >= {"86.7 ± 0.3", "86.9 ± 0.7", "83.8 ± 1.4"}
+    axes_box = _extent(ax, fig)
+    for text in labels:
+        assert _extent(text, fig).x0 >= axes_box.x1  # right of the axes: on no seed dot
+    plt.close(fig)
+    # without the reference loss the differences are taken from the mean of the rows
+    ax = plot_benchmark(rows[1:], reference="softmax")
+    assert "mean of the losses shown" in ax.get_xlabel()
+    plt.close(ax.figure)
+    ax = plot_table1_comparison(None)
+    assert ax.figure.get_figwidth() <= COLUMN_INCHES and not ax.patches
+    plt.close(ax.figure)

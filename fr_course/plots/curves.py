@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .style import loss_color, loss_label
+from .style import legend_below, loss_color, loss_label
 from .twoclass import as_angles, embeddings_at, logits_of, scale_of, two_class_head
 
 #: The default θ grid: 0 to π in steps of half a degree.
@@ -182,7 +182,7 @@ def _plot(specs, ax, theta, attribute, ylabel, degrees, compute):
         ax.set_xlabel(r"angle to the class prototype $\theta$ (radians)")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 

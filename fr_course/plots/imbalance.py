@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses.base import MarginLoss, target_column
-from .style import loss_color
+from .style import legend_below, loss_color
 
 _LINESTYLES = ("-", "--", ":", "-.")
 
@@ -83,7 +83,7 @@ def plot_nearest_prototype_cosines(series: Mapping[str, Tuple[str, Any]], ax=Non
     ax.set_xlabel("class (sorted by the value)" if sort else "class")
     ax.set_ylabel(r"nearest-prototype cosine $\max_{c'\neq c}\,\hat W_c\cdot\hat W_{c'}$")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 
@@ -202,7 +202,7 @@ def plot_against_class_size(series: Mapping[str, Tuple[str, Any]], counts, ax=No
     ax.set_xlabel("training images of the class $n_c$ (log scale)")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 
@@ -380,7 +380,7 @@ def plot_saturation(traces: Mapping[str, Tuple[str, SaturationTrace]], quantity:
     ax.set_xlabel("epoch" if steps_per_epoch else "training step")
     ax.set_ylabel(SATURATION_QUANTITIES[quantity])
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 

@@ -32,7 +32,7 @@ import torch
 
 from .. import losses
 from .curves import parse_specs, plot_target_logits
-from .style import loss_color
+from .style import legend_below, loss_color
 from .twoclass import as_angles, logits_of, scale_of, two_class_head
 
 #: The margins compared on one figure in chapter 5 (the picture of the ArcFace paper, Fig. 4a,
@@ -77,7 +77,7 @@ def plot_psi(ms: Sequence[int] = (2, 3, 4), ax=None, theta: Any = None):
     ax.set_xticks(np.arange(0, 181, 30))
     ax.set_ylabel("target logit / $\\|x\\|$")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    legend_below(ax)
     return ax
 
 
@@ -124,7 +124,7 @@ def plot_lambda_schedule(iterations: int, ax=None, marks: Optional[Mapping[str, 
     ax.set_xlabel("training step (iteration)")
     ax.set_ylabel(r"$\lambda$ (log scale)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 
@@ -195,7 +195,7 @@ def plot_target_logits_in_cos(specs, ax=None, theta: Any = None, *, x: str = "co
     ax.set_ylabel(r"$\partial (z_y/s)/\partial\cos\theta$" if slope else r"target logit $z_y/s$")
     ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 
@@ -231,7 +231,7 @@ def plot_cosine_plane(specs, ax=None, theta: Any = None):
     ax.text(0.6, -0.65, "class 0\nwins", ha="center", fontsize=9)
     ax.text(-0.6, 0.55, "class 1\nwins", ha="center", fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    legend_below(ax, ncol=2)
     return ax
 
 
@@ -258,7 +258,7 @@ def plot_arcface_branches(m: float = 0.5, ax=None, theta: Any = None, s: float =
     ax.axvline(math.degrees(math.pi - m), color="0.5", ls="--", lw=1.0)
     ax.text(math.degrees(math.pi - m) - 2, 0.75, r"$\theta = \pi - m$", ha="right", fontsize=9)
     ax.axvline(90.0, color="0.5", ls=":", lw=1.0)
-    ax.legend(fontsize=8, loc="lower left")
+    legend_below(ax)
     return ax
 
 
@@ -346,7 +346,7 @@ def plot_all_target_logits(ax=None, specs: Optional[Mapping[str, Any]] = None, y
             line.set_linestyle((0, (4, 3)))
             line.set_linewidth(2.4)
             line.set_zorder(3)
-    ax.legend(fontsize=8)  # again, so that the legend shows the restyled lines
+    legend_below(ax)  # again, so that the legend shows the restyled lines
     ax.set_ylim(*ylim)
     return ax
 

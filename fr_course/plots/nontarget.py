@@ -28,7 +28,7 @@ import torch
 
 from .. import losses
 from .curves import parse_specs
-from .style import loss_color
+from .style import legend_below, loss_color
 from .twoclass import logits_of, scale_of
 
 #: Default grid of ``cos θ_k``: −1 to 1 in steps of 0.005.
@@ -107,7 +107,7 @@ def plot_nontarget_logits(specs, cos_target: float = 0.5, ax=None, *, cos_other:
     ax.set_xlabel(r"cosine to a non-target class $\cos\theta_k$")
     ax.set_ylabel(r"non-target logit $z_k/s$")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     if title:
         ax.set_title(title, fontsize=10)
     return ax

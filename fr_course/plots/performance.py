@@ -57,7 +57,7 @@ def plot_scale(payload: Mapping[str, Any], what: str = "time", ax=None):
     level = 1e3 * model["step_s_at_N"] if what == "time" else model["step_bytes_at_N"] / _MB
     ax.axhline(level, color="black", ls=":", lw=1)
     ax.annotate(f"ResNet-18 step, N={n}", (0.02, level), xycoords=("axes fraction", "data"),
-                va="bottom", fontsize=8)
+                va="bottom", fontsize=9)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of classes C")
@@ -67,21 +67,27 @@ def plot_scale(payload: Mapping[str, Any], what: str = "time", ax=None):
 
 
 def save_scale_figure(payload: Mapping[str, Any], path: str | Path) -> Path:
-    """Both panels of :func:`plot_scale` in one PNG at ``path``; returns the path."""
+    """Both panels of :func:`plot_scale` in one PNG at ``path``; returns the path.
+
+    Sized for the book's ~688 px column (7 in at 100 dpi, text at 9 pt or more), with one legend
+    for both panels under them, where it hides no line.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
     plot_scale(payload, "time", axes[0])
     plot_scale(payload, "memory", axes[1])
     s = payload["setting"]
-    axes[0].set_title(f"Head step time, N={s['N']}, d={s['d']}, fp32 CPU")
-    axes[1].set_title("Head memory (step peak + weight + momentum)")
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[0].set_title(f"Head step time\nN={s['N']}, d={s['d']}, fp32 CPU", fontsize=10)
+    axes[1].set_title("Head memory\n(step peak + weight + momentum)", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=9,
+               frameon=False)
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
-from .style import loss_color, loss_label
+from .style import legend_below, loss_color, loss_label
 
 _LINESTYLES = ("-", "--", ":", "-.")
 
@@ -59,7 +59,7 @@ def plot_history(runs, metric: str = "loss", ax=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over the epoch)" if metric == "loss" else "verification accuracy (%)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 
@@ -90,7 +90,7 @@ def plot_pair_cosines(runs, ax=None, bins: int = 40):
                     linestyle=style, color=colour, alpha=0.5, label=f"{label}: mismatched")
     ax.set_xlabel("cosine similarity of the pair")
     ax.set_ylabel("density")
-    ax.legend(fontsize=8)
+    legend_below(ax)
     return ax
 
 
