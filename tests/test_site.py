@@ -11,6 +11,15 @@ to its own notebook, and every chapter page shows at least one figure that loade
 link and resource answers 200 (and its ``#fragment`` exists); no page fails with a JavaScript error
 or asks for an outside URL.
 
+What a reader sees (issue 14): no paragraph of the page is a raw Markdown table (a line starting
+with ``| `` and holding `` | ``); every Markdown table a notebook output holds is an HTML
+``<table>`` on its page; no table shows a literal ``nan``; at 1280 px no code block and no display
+equation is wider than its box (nothing clipped or hidden behind a scroll bar); each notebook page
+opens with its title followed by prose (no code cell above the title, the first element after it a
+paragraph, the setup cells collapsed until the first section); and at phone width (390 px) no page scrolls sideways. Full-page screenshots of every
+notebook page, desktop and phone, are written to ``_build/screenshots/`` for a person to look at
+(CI keeps that folder as an artefact; it is never committed).
+
 With ``CI=true`` a missing Chromium, Playwright or built site is a failure; elsewhere the test is
 skipped when one of them is absent, and the skip reason says which.
 """
@@ -35,7 +44,10 @@ pytestmark = pytest.mark.site
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("FR_COURSE_SITE", ROOT / "_build" / "html")).resolve()
+SCREENSHOTS = SITE.parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -115,7 +127,7 @@ def browser():
             chromium.close()
 
 
-_PAGE_PROBE = """() => {
+_PAGE_PROBE = r"""() => {
   const mathNodes = Array.from(document.querySelectorAll('.math'));
   const article = document.querySelector('article') || document.body;
   const images = Array.from(article.querySelectorAll('img')).map(img => ({
@@ -126,7 +138,52 @@ _PAGE_PROBE = """() => {
   const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
   const resources = Array.from(document.querySelectorAll('img[src], script[src], link[href]'))
        .map(node => node.src || node.href);
+  // Shown to the reader: laid out, not hidden by CSS, not inside a collapsed <details> (a
+  // hide-cell toggle or a dropdown solution that the reader has not opened).
+  const visible = node => node.getClientRects().length > 0 && !node.closest('details:not([open])')
+       && (!node.checkVisibility || node.checkVisibility({visibilityProperty: true}));
+  // Paragraphs (and other text blocks) whose text is a raw Markdown table.
+  const rawTables = Array.from(article.querySelectorAll('p, li, dd, td, blockquote'))
+       .filter(node => !node.closest('pre'))
+       .filter(node => node.textContent.split('\n')
+                           .some(line => line.trimStart().startsWith('| ') && line.includes(' | ')))
+       .map(node => node.textContent.slice(0, 120));
+  const tables = Array.from(article.querySelectorAll('table'));
+  const nanCells = tables.flatMap(table => Array.from(table.querySelectorAll('td, th')))
+       .filter(cell => /(^|[^A-Za-z])nan([^A-Za-z]|$)/i.test(cell.textContent))
+       .map(cell => (cell.closest('tr') || cell).textContent.replace(/\s+/g, ' ').trim().slice(0, 120));
+  const overflowing = (nodes, kind) => nodes.filter(visible)
+       .filter(node => node.scrollWidth > node.clientWidth + 1)
+       .map(node => ({kind: kind, content: node.scrollWidth, box: node.clientWidth,
+                      text: node.textContent.replace(/\s+/g, ' ').trim().slice(0, 80)}));
+  const wide = overflowing(Array.from(article.querySelectorAll('pre')), 'code block')
+       .concat(overflowing(Array.from(article.querySelectorAll('div.math mjx-container, mjx-container[display="true"]')),
+                           'display equation'));
+  const title = article.querySelector('h1');
+  let opening = null;
+  if (title) {
+    const follows = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const before = Array.from(article.querySelectorAll('div.cell'))
+         .filter(node => visible(node) && follows(node, title));
+    // Code shown open between the title and the first section: the setup cells must be
+    // collapsed (a toggle is fine, its code is not visible until the reader opens it).
+    const section = article.querySelector('h2');
+    const openCode = Array.from(article.querySelectorAll('pre'))
+         .filter(node => visible(node) && follows(title, node) && (!section || follows(node, section)));
+    let next = title.nextElementSibling;
+    while (next && !visible(next)) next = next.nextElementSibling;  // e.g. a removed cell's anchor
+    opening = {codeBeforeTitle: before.length,
+               openCodeInIntroduction: openCode.map(node => node.textContent.trim().split('\n')[0].slice(0, 60)),
+               nextTag: next ? next.tagName.toLowerCase() : null,
+               nextClass: next ? next.className : null,
+               nextText: next ? next.textContent.replace(/\s+/g, ' ').trim().slice(0, 80) : ''};
+  }
   return {
+    rawTables: rawTables,
+    outputTables: article.querySelectorAll('div.cell_output table').length,
+    nanCells: nanCells,
+    wide: wide,
+    opening: opening,
     mathCount: mathNodes.length,
     mathWithoutContainer: mathNodes.filter(n => !n.querySelector('mjx-container'))
                                    .map(n => n.textContent.slice(0, 80)),
@@ -148,7 +205,7 @@ def reports(server, browser):
     """Visit every page once; return {page path: what the page showed}."""
     pages = _html_pages()
     assert pages, f"no HTML pages under {SITE}"
-    context = browser.new_context()
+    context = browser.new_context(viewport=DESKTOP)
     external: list[str] = []
 
     def route(route_obj):
@@ -172,15 +229,66 @@ def reports(server, browser):
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
         external.clear()
         page.goto(server + rel, wait_until="load", timeout=PAGE_TIMEOUT_MS)
-        has_mathjax = page.evaluate("() => !!(window.MathJax && window.MathJax.startup)")
-        if has_mathjax:
-            page.wait_for_function(
-                "() => window.MathJax.startup.promise !== undefined", timeout=PAGE_TIMEOUT_MS
-            )
-            page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+        has_mathjax = _wait_for_mathjax(page)
         report = page.evaluate(_PAGE_PROBE)
         report.update(has_mathjax=has_mathjax, js_errors=list(errors), external=list(external))
         collected[rel] = report
+        if _is_notebook_page(rel):
+            _screenshot(page, "desktop", rel)
+        page.close()
+    context.close()
+    return collected
+
+
+def _is_notebook_page(rel: str) -> bool:
+    return rel.startswith("notebooks/")
+
+
+def _screenshot(page, kind: str, rel: str) -> None:
+    """A full-page PNG of ``rel`` under _build/screenshots/<kind>/ (a CI artefact, not committed)."""
+    path = SCREENSHOTS / kind / (rel[: -len(".html")].replace("/", "__") + ".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+
+
+def _wait_for_mathjax(page) -> bool:
+    has_mathjax = page.evaluate("() => !!(window.MathJax && window.MathJax.startup)")
+    if has_mathjax:
+        page.wait_for_function("() => window.MathJax.startup.promise !== undefined", timeout=PAGE_TIMEOUT_MS)
+        page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+    return has_mathjax
+
+
+_PHONE_PROBE = """() => ({
+  viewport: window.innerWidth,
+  page: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+  widest: Array.from(document.querySelectorAll('body *'))
+     .filter(node => node.getClientRects().length > 0)
+     .map(node => ({right: node.getBoundingClientRect().right, tag: node.tagName.toLowerCase(),
+                    cls: String(node.className).slice(0, 60)}))
+     .filter(item => item.right > window.innerWidth + 1)
+     .sort((a, b) => b.right - a.right).slice(0, 3),
+})"""
+
+
+@pytest.fixture(scope="module")
+def phone_reports(server, browser):
+    """Every page again at phone width (390 px): how wide the page is; screenshots of notebook pages."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
+    context.route("**/*", lambda route_obj: route_obj.continue_()
+                  if urllib.parse.urlsplit(route_obj.request.url).hostname == "127.0.0.1"
+                  or route_obj.request.url.startswith(("data:", "blob:")) else route_obj.abort())
+    collected = {}
+    for path in _html_pages():
+        rel = path.relative_to(SITE).as_posix()
+        if _REDIRECT.search(path.read_text(encoding="utf-8", errors="replace")):
+            continue
+        page = context.new_page()
+        page.goto(server + rel, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        _wait_for_mathjax(page)
+        collected[rel] = page.evaluate(_PHONE_PROBE)
+        if _is_notebook_page(rel):
+            _screenshot(page, "phone", rel)
         page.close()
     context.close()
     return collected
@@ -276,3 +384,88 @@ def test_internal_links_and_resources_resolve(server, reports):
                     problems.append(f"{page}: {url}: no element with id {anchor!r}")
     assert checked, "no internal link found: the link check checked nothing"
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------ what a reader sees (issue 14)
+
+_MD_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)+\|?\s*$", re.MULTILINE)
+
+
+def _markdown_tables_in_outputs(notebook_path: Path) -> int:
+    """How many Markdown tables the notebook's text/markdown outputs hold (separator rows)."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    count = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = (output.get("data") or {}).get("text/markdown")
+            if text:
+                count += len(_MD_TABLE_SEPARATOR.findall(text if isinstance(text, str) else "".join(text)))
+    return count
+
+
+def test_no_paragraph_is_a_raw_markdown_table(reports):
+    problems = [f"{page}: raw Markdown table in the text: {text!r}"
+                for page, r in _visited(reports).items() for text in r["rawTables"]]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_markdown_table_of_a_notebook_output_is_an_html_table(reports):
+    root = _book_root()
+    problems, expected_any = [], False
+    for page, r in _visited(reports).items():
+        if not _is_notebook_page(page):
+            continue
+        notebook = root / (page[: -len(".html")] + ".ipynb")
+        if not notebook.is_file():
+            continue
+        expected = _markdown_tables_in_outputs(notebook)
+        expected_any = expected_any or expected > 0
+        if r["outputTables"] < expected:
+            problems.append(f"{page}: the notebook's outputs hold {expected} Markdown table(s), "
+                            f"the page shows {r['outputTables']} HTML <table>(s) in its outputs")
+    assert not problems, "\n".join(problems)
+    assert expected_any, "no notebook output holds a Markdown table: the check checked nothing"
+
+
+def test_no_table_shows_nan(reports):
+    problems = [f"{page}: table row shows nan: {row!r}"
+                for page, r in _visited(reports).items() for row in r["nanCells"]]
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_is_wider_than_its_box_at_desktop_width(reports):
+    problems = [f"{page}: {w['kind']} {w['content']} px wide in a {w['box']} px box at "
+                f"{DESKTOP['width']} px: {w['text']!r}"
+                for page, r in _visited(reports).items() for w in r["wide"]]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_notebook_page_opens_with_its_title_and_prose(reports):
+    problems = []
+    for page, r in _visited(reports).items():
+        if not _is_notebook_page(page):
+            continue
+        opening = r["opening"]
+        if opening is None:
+            problems.append(f"{page}: no <h1> title")
+            continue
+        if opening["codeBeforeTitle"]:
+            problems.append(f"{page}: {opening['codeBeforeTitle']} code cell(s) shown above the title")
+        if opening["openCodeInIntroduction"]:
+            problems.append(f"{page}: code shown open between the title and the first section "
+                            f"(setup cells must be collapsed): {opening['openCodeInIntroduction']}")
+        if opening["nextTag"] != "p" or not opening["nextText"]:
+            problems.append(f"{page}: the first element after the title is <{opening['nextTag']} "
+                            f"class={opening['nextClass']!r}> {opening['nextText']!r}, not a paragraph")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_scrolls_sideways_at_phone_width(phone_reports):
+    assert phone_reports, "no page visited at phone width"
+    problems = [f"{page}: {r['page']} px wide at a {r['viewport']} px viewport; widest: {r['widest']}"
+                for page, r in phone_reports.items() if r["page"] > r["viewport"] + 1]
+    assert not problems, "\n".join(problems)
+    shots = sorted(SCREENSHOTS.glob("*/*.png"))
+    assert shots, f"no screenshot written under {SCREENSHOTS}"
