@@ -38,7 +38,10 @@ class ArcFace(MarginLoss):
     * ``"exact"``: autograd through the formula; ``∂z_y/∂cos θ_y = s·sin(θ+m)/sin θ``.
     * ``"ste"`` (insightface ≥ 2022, OpenSphere): ``z_y = s·(cos θ_y + sg(f(cos θ_y) - cos θ_y))``,
       the same value, but the margin is a constant shift for backward: ``∂z_y/∂cos θ_y = s``.
-      The two differ by the factor ``sin(θ+m)/sin θ``.
+      The two differ by the factor ``sin(θ+m)/sin θ``. Here ``f`` keeps the fallback, so the
+      forward value is this module's; insightface's current ``arcface_torch`` code has no
+      fallback past ``π - m`` (it keeps ``cos(θ + m)`` there), so its values agree with ours
+      only where ``θ_y + m ≤ π``.
 
     Paper: J. Deng, J. Guo, N. Xue, S. Zafeiriou, "ArcFace: Additive Angular Margin Loss for Deep
     Face Recognition", CVPR 2019, arXiv:1801.07698.

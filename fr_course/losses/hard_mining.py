@@ -30,7 +30,11 @@ class HardMining(LossHead):
     the base's logits.
 
     Paper: Y. Srivastava, V. Murali, S. R. Dubey, "Hard-Mining Loss based Convolutional Neural
-    Network for Face Recognition", CVIP 2020, arXiv:1908.09747.
+    Network for Face Recognition", CVIP 2020, arXiv:1908.09747. Two notes on the paper: its
+    A-Softmax base (its Eq. 6) has no λ annealing, unlike ``sphereface`` here (pass
+    ``base_kwargs={"lambda_base": 0.0, "lambda_min": 0.0}`` for the plain ψ); and its
+    Algorithm 1 writes the gate's exponent as ``A(x - B)``, dropping the minus sign of Eq. 4's
+    ``σ`` — this class uses ``σ(u) = 1/(1 + exp(-A(u - B)))`` for both forms.
 
     Detached: nothing. Hyper-parameters: ``base`` (any other loss name, default ``"softmax"``),
     ``base_kwargs`` (that loss's hyper-parameters, default none), ``alpha`` (> 0, 1.5),

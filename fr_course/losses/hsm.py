@@ -21,9 +21,9 @@ from .base import (
 class HSM(MarginLoss):
     """HSM (reconstructed): hard-samples-based margins on a normalised softmax.
 
-    **Reconstruction, not the published method.** The paper is closed access and no code exists;
-    its abstract says the hard samples are minority-class samples and early-saturated samples,
-    handled by a class-variant *real-class margin* (larger for minority classes) and a
+    **Reconstruction, not the published method.** The paper is closed access and no code was
+    found; its abstract says the hard samples are minority-class samples and early-saturated
+    samples, handled by a class-variant *real-class margin* (larger for minority classes) and a
     *pseudo-class margin* that pushes early-saturated samples away from saturation, on top of the
     same group's class-variant-margin (CVM) normalised softmax.
 

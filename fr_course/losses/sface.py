@@ -25,7 +25,9 @@ class SFace(PrototypeLoss):
     arXiv:2205.12010.
 
     Detached: θ, σ_a(θ_y), σ_b(θ_j). Hyper-parameters: ``s`` (> 0, 64.0), ``k`` (> 0, 80.0),
-    ``a`` (0.87), ``b`` (1.2) — the CASIA-WebFace setting (MS1M used a = 0.9, b = 1.2).
+    ``a`` (0.87), ``b`` (1.2). These are the values of the official CASIA-WebFace training
+    script; the official code's own defaults are a = 0.80, b = 1.23, and its other training
+    scripts use a = 0.9, b = 1.2 (MS1MV2) and a = 0.88, b = 1.25 (VGGFace2).
     """
 
     paper = (

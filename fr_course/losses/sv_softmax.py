@@ -24,11 +24,16 @@ class SVSoftmax(MarginLoss):
     (a mask: no gradient). Non-target logits ``z_k = s·cos θ_k`` where ``I_k = 0`` and, where
     ``I_k = 1``:
 
-    * ``form="adaptive"`` (the paper's ``h = e^{s(t-1)(cos θ_k + 1)}``): ``z_k = s·(t·cos θ_k + t - 1)``;
-    * ``form="fixed"``: ``z_k = s·(cos θ_k + t - 1)``.
+    * ``form="adaptive"`` (the SV-Softmax paper's ``h = e^{s(t-1)(cos θ_k + 1)}``):
+      ``z_k = s·(t·cos θ_k + t - 1)``;
+    * ``form="fixed"``: ``z_k = s·(cos θ_k + t - 1)``, i.e. ``h = e^{s(t-1)I_k}``. This indicator
+      weight is **MV-Softmax's** (X. Wang, S. Zhang, S. Wang, T. Fu, H. Shi, T. Mei, AAAI 2020,
+      arXiv:1912.00833, FaceX-Zoo), with ``t_MV = t - 1``, not the SV-Softmax paper's, whose
+      form is the adaptive one.
 
-    ``t = 1`` is the plain margin loss (AM-/Arc-Softmax). MV-Softmax (X. Wang, S. Zhang, S. Wang,
-    T. Fu, H. Shi, T. Mei, AAAI 2020, arXiv:1912.00833, FaceX-Zoo) uses ``t_MV = t - 1``.
+    ``t = 1`` is the plain margin loss (AM-/Arc-Softmax). The authors' released code defaults
+    to ``easy_margin=True`` and its arc variant has no fallback past ``θ + m > π``; this class
+    follows the paper (no easy margin) with the ArcFace fallback.
 
     Paper: X. Wang, S. Wang, S. Zhang, T. Fu, H. Shi, T. Mei, "Support Vector Guided Softmax Loss
     for Face Recognition", arXiv:1812.11317, 2018.
