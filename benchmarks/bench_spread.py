@@ -117,22 +117,51 @@ def _with_isa(isa: str):
     return scope()
 
 
-def collect(names, seeds, isas) -> list[dict]:
-    """The finished runs in the cache, one record each."""
+def recorded() -> dict[str, dict]:
+    """The records of the committed result file, by cache key: a record whose key equals the key
+    of the same (run, seed, setting) now was made by the same configuration and code, so it stands
+    for the run and need not be trained again (the study resumes across machines and sessions)."""
+    path = RESULTS / "spread-cpu.json"
+    if not path.is_file():
+        return {}
+    return {r["key"]: r for r in json.loads(path.read_text()).get("records", []) if r.get("key")}
+
+
+def missing_under(isa: str, names, seeds) -> list[str]:
+    """The runs neither cached nor recorded for the current code under ``isa``."""
     from fr_course.paths import cache_dir
 
+    known = recorded()
+    out = []
+    with _with_isa(isa):
+        for name in names:
+            for seed in seeds:
+                key = experiments.cache_key(experiments.config_for(**request(RUNS[name], seed)))
+                if key not in known and not (cache_dir("runs") / key / "done").is_file():
+                    out.append(name)
+    return list(dict.fromkeys(out))
+
+
+def collect(names, seeds, isas) -> list[dict]:
+    """The finished runs, one record each: from the cache, else from the committed result file."""
+    from fr_course.paths import cache_dir
+
+    known = recorded()
     records = []
     for isa in isas:
         with _with_isa(isa):
             for name in names:
                 for seed in seeds:
                     config = experiments.config_for(**request(RUNS[name], seed))
-                    path = cache_dir("runs") / experiments.cache_key(config)
+                    key = experiments.cache_key(config)
+                    path = cache_dir("runs") / key
                     if not (path / "done").is_file():
+                        if key in known:
+                            records.append({**known[key], "run": name})
                         continue
-                    run = experiments._load(experiments.cache_key(config), path)
+                    run = experiments._load(key, path)
                     v = run.verification
-                    records.append({"run": name, "spec": spec_id(config), "seed": seed, "isa": isa,
+                    records.append({"run": name, "spec": spec_id(config), "key": key, "seed": seed, "isa": isa,
                                     "accuracy": v["accuracy"], "accuracy_std": v["accuracy_std"],
                                     "auc": v["auc"], "eer": v.get("eer"), "pairs": v.get("pairs"),
                                     "final_loss": run.results["final_loss"],
@@ -221,8 +250,10 @@ def main(argv=None) -> int:
         # seed by seed, every setting for each seed, so an interrupted run leaves a balanced record
         for seed in args.seeds:
             for isa in args.isas:
-                print(f"[spread] seed {seed}, {isa}", flush=True)
-                train_under(isa, args.runs, [seed], args.processes)
+                todo = missing_under(isa, args.runs, [seed])
+                print(f"[spread] seed {seed}, {isa}: {len(todo)} run(s) to train", flush=True)
+                if todo:
+                    train_under(isa, todo, [seed], args.processes)
     records = collect(args.runs, args.seeds, args.isas)
     if not records:
         print("bench_spread: no finished run in the cache", file=sys.stderr)
