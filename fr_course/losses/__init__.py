@@ -10,7 +10,8 @@ Usage::
 
 The contract (names, hyper-parameters, formulas) is ``spec/losses.md``; :func:`describe` lists
 every loss with its paper and hyper-parameters, read from the class signatures.
-EqM and HSM are *reconstructions* from their abstracts, not the published methods.
+EqM and HSM are *reconstructions*, not the published methods: HSM from its abstract, EqM from
+its abstract and a secondary description of its Eq. 7.
 """
 
 from __future__ import annotations
