@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -169,6 +170,8 @@ def main() -> None:
     print(table)
     if not args.quick:
         command = " ".join(["python", "benchmarks/bench_losses.py", *sys.argv[1:]])
+        if os.environ.get("OMP_NUM_THREADS"):
+            command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " + command
         payload = {"setting": {"N": args.n, "d": args.d, "C": args.c, "dtype": "float32", "device": "cpu",
                                "rounds": args.rounds},
                    "targets": targets, "records": records}
