@@ -21,9 +21,9 @@ THETA = np.linspace(0.05, math.pi - 0.05, 91)
 def test_lambda_schedule_follows_the_annealing_formula():
     values = margins.lambda_schedule(40, lambda_base=1000.0, lambda_gamma=2.0, lambda_power=1.0,
                                      lambda_min=30.0)
-    it = np.arange(40)
+    it = np.arange(1, 41)  # step i (0-based) is training call i + 1, counted before λ is computed
     np.testing.assert_allclose(values, np.maximum(30.0, 1000.0 / (1.0 + 2.0 * it)), rtol=1e-12)
-    assert values[0] == 1000.0 and values[-1] == 30.0
+    assert values[0] == 1000.0 / 3.0 and values[-1] == 30.0
 
 
 def test_lambda_schedule_rejects_bad_iterations():

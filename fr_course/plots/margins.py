@@ -85,8 +85,9 @@ def lambda_schedule(iterations: int, **hparams: Any) -> np.ndarray:
     """λ seen by each of the first ``iterations`` training steps of a SphereFace head.
 
     A two-class, 2-D :class:`~fr_course.losses.SphereFace` head is built with ``hparams`` and put
-    in ``train()`` mode; step ``i`` reads ``current_lambda()`` and then evaluates the loss once on
-    a dummy batch, which is what advances the head's ``iteration`` buffer during training. So the
+    in ``train()`` mode; step ``i`` evaluates the loss once on a dummy batch — which advances the
+    head's ``iteration`` buffer *before* λ is computed, as the official layer does — and then reads
+    ``current_lambda()``, the λ that call used (the first step: λ = 1000/1.12 ≈ 892.9). So the
     curve is the schedule the implementation really follows, not a re-typed formula.
     """
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -97,8 +98,8 @@ def lambda_schedule(iterations: int, **hparams: Any) -> np.ndarray:
     values = np.empty(iterations)
     with torch.no_grad():
         for i in range(iterations):
-            values[i] = float(head.current_lambda())
             head.per_sample(x, y)
+            values[i] = float(head.current_lambda())
     return values
 
 
