@@ -36,6 +36,9 @@ FACTOR = 3.0
 #: spread is tiny because few seeds happened to agree.
 MIN_MARGIN = 0.01
 
+#: A paired difference counts as resolved only with at least this many (seed, instruction set) pairs.
+MIN_PAIRS_TO_RESOLVE = 5
+
 #: Config fields that do not define *which* run it is for the spread: the seed varies within a
 #: record, and the rest change only where files go or how the run is displayed.
 _NOT_IN_SPEC = ("seed", "out_dir", "num_workers", "progress", "verbose", "log_every")
@@ -71,9 +74,11 @@ class Spread:
 
     def describe(self) -> str:
         lo, hi = self.accepted
-        return (f"measured {100 * self.min:.1f}–{100 * self.max:.1f} % over {len(self.seeds)} seeds × "
-                f"{len(self.isas)} instruction sets (std {100 * self.std:.2f}); accepted "
-                f"{100 * lo:.1f}–{100 * hi:.1f} % (the range ± max({FACTOR:g} std, {100 * MIN_MARGIN:g} point))")
+        seeds = ", ".join(str(s) for s in self.seeds)
+        return (f"measured {100 * self.min:.1f}–{100 * self.max:.1f} % in {self.n} runs (seeds {seeds}; "
+                f"{len(self.isas)} instruction set{'s' if len(self.isas) > 1 else ''}; std {100 * self.std:.2f}); "
+                f"accepted {100 * lo:.1f}–{100 * hi:.1f} % (the range ± max({FACTOR:g} std, "
+                f"{100 * MIN_MARGIN:g} point))")
 
 
 @lru_cache(maxsize=1)
@@ -143,9 +148,15 @@ class PairedDifference:
     std: float
 
     @property
-    def resolved(self) -> bool:
+    def same_sign(self) -> bool:
         """Every paired run puts a and b in the same order."""
         return self.n > 0 and (self.min > 0 or self.max < 0)
+
+    @property
+    def resolved(self) -> bool:
+        """The same order in every paired run, and at least :data:`MIN_PAIRS_TO_RESOLVE` of them
+        (with two or three pairs, one sign agreeing by chance is too likely to call it an effect)."""
+        return self.same_sign and self.n >= MIN_PAIRS_TO_RESOLVE
 
     @property
     def accepted(self) -> tuple[float, float]:
@@ -153,8 +164,13 @@ class PairedDifference:
         return self.min - margin, self.max + margin
 
     def describe(self) -> str:
-        verdict = (f"{self.a} {'above' if self.min > 0 else 'below'} {self.b} in all {self.n} paired runs"
-                   if self.resolved else "not resolved at this scale: the sign changes with seed or CPU")
+        if self.resolved:
+            verdict = f"resolved: {self.a} {'above' if self.min > 0 else 'below'} {self.b} in all {self.n} paired runs"
+        elif self.same_sign:
+            verdict = (f"not resolved at this scale: the same sign in all {self.n} paired runs, but fewer "
+                       f"than {MIN_PAIRS_TO_RESOLVE} were measured")
+        else:
+            verdict = "not resolved at this scale: the sign changes with seed or CPU"
         return (f"{self.a} − {self.b}: {100 * self.min:+.1f} to {100 * self.max:+.1f} points over {self.n} "
                 f"runs paired by seed and instruction set; {verdict}")
 
