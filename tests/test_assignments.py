@@ -246,7 +246,7 @@ def _submissions(folder: Path) -> None:
     _write(solution(), folder / "correct" / A1.filename)
     wrong = solution(figures=False)  # the figures only cost time here
     _edit(wrong, "return s * (cos - margin)", "return s * (cos + margin)")     # CosFace margin with the wrong sign
-    _edit(wrong, "torch.where(cos_y > math.cos(math.pi - m), shifted, cos_y - m * math.sin(m))", "shifted")  # no fallback
+    _edit(wrong, "torch.where(cos_y > math.cos(math.pi - m), shifted, fallback)", "shifted")  # no fallback
     _write(wrong, folder / "wrong" / "a1.ipynb")
     raises = solution(figures=False)
     raises.cells.insert(3, nbformat.v4.new_code_cell("1 / 0"))
